@@ -1,0 +1,97 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Every environment variable roombook reads, declared once: name, type, default, meaning.
+ * `loadConfig` validates them all at start and returns a frozen object; `--help` and the
+ * README's table are this list.
+ */
+type Parse<T> = (raw: string) => T | undefined;
+
+interface Setting<T> {
+  env: string;
+  meaning: string;
+  fallback: string; // shown in --help; parsed like a user value
+  accepts: string;
+  parse: Parse<T>;
+}
+
+const integer = (min: number, max: number): Parse<number> => (raw) => {
+  if (!/^\d+$/.test(raw.trim())) return undefined;
+  const value = Number(raw);
+  return value >= min && value <= max ? value : undefined;
+};
+const text: Parse<string> = (raw) => (raw.trim() === '' ? undefined : raw.trim());
+const optionalText: Parse<string> = (raw) => raw.trim();
+const timeZone: Parse<string> = (raw) => {
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: raw.trim() }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+};
+const postgresUrl: Parse<string> = (raw) =>
+  raw === '' || /^postgres(ql)?:\/\//.test(raw.trim()) ? raw.trim() : undefined;
+
+export const settings = {
+  host: { env: 'HOST', fallback: '127.0.0.1', accepts: 'an IP address or host name', parse: text,
+    meaning: 'address the API listens on' },
+  port: { env: 'PORT', fallback: '3000', accepts: 'an integer 0-65535', parse: integer(0, 65535),
+    meaning: 'port the API listens on (all workers share it)' },
+  workers: { env: 'WORKERS', fallback: String(os.availableParallelism()), accepts: 'an integer 1-256',
+    parse: integer(1, 256), meaning: 'worker processes (default: number of CPU cores)' },
+  databaseUrl: { env: 'DATABASE_URL', fallback: '', accepts: 'a postgres:// URL, or empty', parse: postgresUrl,
+    meaning: 'PostgreSQL to use; empty starts the embedded PostgreSQL in DATA_DIR' },
+  dataDir: { env: 'DATA_DIR', fallback: '.data', accepts: 'a directory path', parse: text,
+    meaning: 'where the embedded PostgreSQL keeps its data (ignored with DATABASE_URL)' },
+  embeddedPort: { env: 'EMBEDDED_PG_PORT', fallback: '0', accepts: 'an integer 0-65535', parse: integer(0, 65535),
+    meaning: 'port of the embedded PostgreSQL on 127.0.0.1 (0: any free port)' },
+  bookingTimeZone: { env: 'BOOKING_TZ', fallback: 'UTC', accepts: 'an IANA time zone name', parse: timeZone,
+    meaning: 'time zone that decides what "today" is; days before today cannot be booked' },
+  maxBodyBytes: { env: 'MAX_BODY_BYTES', fallback: '16384', accepts: 'an integer 64-1048576',
+    parse: integer(64, 1048576), meaning: 'largest request body accepted (413 above)' },
+  poolSize: { env: 'DB_POOL_SIZE', fallback: '4', accepts: 'an integer 1-100', parse: integer(1, 100),
+    meaning: 'database connections per worker (plus one for LISTEN)' },
+  batchMaxSize: { env: 'BATCH_MAX_SIZE', fallback: '512', accepts: 'an integer 1-10000', parse: integer(1, 10000),
+    meaning: 'most bookings decided by one INSERT statement' },
+  batchMaxInFlight: { env: 'BATCH_MAX_IN_FLIGHT', fallback: '2', accepts: 'an integer 1-100', parse: integer(1, 100),
+    meaning: 'booking statements one worker runs at once; more requests wait and join the next batch' },
+  listenerCheckMs: { env: 'LISTENER_CHECK_MS', fallback: '5000', accepts: 'an integer 100-600000',
+    parse: integer(100, 600000), meaning: 'how often a worker proves its LISTEN connection alive (ping through NOTIFY)' },
+  shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', fallback: '8000', accepts: 'an integer 100-60000',
+    parse: integer(100, 60000), meaning: 'longest a graceful shutdown waits for requests in flight' },
+  logLevel: { env: 'LOG_LEVEL', fallback: 'info', accepts: 'debug, info, warn, error or silent',
+    parse: (raw: string) => (['debug', 'info', 'warn', 'error', 'silent'].includes(raw.trim()) ? raw.trim() : undefined),
+    meaning: 'least severe log level written (JSON lines on stderr)' },
+  adminToken: { env: 'ADMIN_TOKEN', fallback: '', accepts: 'any string, or empty', parse: optionalText,
+    meaning: 'reserved for issue 4 (admin authentication); currently unused' },
+} satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof settings;
+export type Config = { readonly [K in keyof Settings]: ReturnType<Settings[K]['parse']> & {} };
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, setting] of Object.entries(settings) as [string, Setting<unknown>][]) {
+    const raw = env[setting.env] ?? setting.fallback;
+    const value = setting.parse(raw);
+    if (value === undefined) problems.push(`${setting.env}=${JSON.stringify(raw)} is not valid: expected ${setting.accepts}`);
+    else config[key] = value;
+  }
+  if (problems.length) throw new ConfigError(problems.join('\n'));
+  config.dataDir = path.resolve(config.dataDir as string);
+  return Object.freeze(config) as Config;
+}
+
+export function isDefaultDataDir(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.DATA_DIR === undefined || env.DATA_DIR.trim() === '';
+}
+
+/** The --help text: the same list as the README's configuration table. */
+export function describeSettings(): string {
+  const rows = Object.values(settings).map((s) => `  ${s.env.padEnd(20)} ${s.meaning}\n  ${''.padEnd(20)} default: ${s.fallback === '' ? '(empty)' : s.fallback}; accepts ${s.accepts}`);
+  return `roombook: room-reservation HTTP API\n\nEnvironment variables:\n${rows.join('\n')}\n`;
+}

@@ -1,0 +1,147 @@
+import crypto from 'node:crypto';
+import postgres from 'postgres';
+import type { Sql } from './sql';
+import type { ExistenceCache, NameChange } from '../domain/existence';
+import type { NamedRepository } from './named';
+import { log } from '../log';
+
+export const NAMES_CHANNEL = 'roombook_names';
+
+/**
+ * Keeps one worker's existence cache current. Notifications sent while the LISTEN connection is
+ * down are lost, so every (re)subscribe reloads the whole cache. postgres.js re-subscribes after
+ * a drop, but gives up silently if the database is unreachable at that moment, and a silent
+ * network drop is not noticed at all; so a periodic ping (a NOTIFY sent through the pool that
+ * must come back on the LISTEN connection) proves the listener alive, and a new listener replaces
+ * one that fails it.
+ */
+export class NameListener {
+  private listenSql: postgres.Sql | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private pendingPing: { token: string; arrived: () => void } | undefined;
+  private buffered: NameChange[] | undefined; // changes that arrive during a reload
+  private reloadNeeded = false;
+  private stopped = false;
+  private lastReload: Promise<void> | undefined;
+  reloads = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly pool: Sql,
+    private readonly cache: ExistenceCache,
+    private readonly repositories: { room: NamedRepository; user: NamedRepository },
+    private readonly checkEveryMs: number,
+  ) {}
+
+  /** Subscribes and loads the cache; retries until the database answers. */
+  async start(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (this.listenSql) await this.reload();
+        else {
+          await this.subscribe();
+          await this.lastReload; // started by the subscription's onListen callback
+        }
+        if (this.cache.loaded) break;
+      } catch (error) {
+        log.warn('listener cannot subscribe yet; retrying', { error });
+        await this.closeListenConnection();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    this.checkTimer = setInterval(() => void this.check(), this.checkEveryMs);
+    this.checkTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.checkTimer);
+    await this.closeListenConnection();
+  }
+
+  private async subscribe(): Promise<void> {
+    this.listenSql = postgres(this.url, {
+      max: 1, idle_timeout: 0, max_lifetime: null, connect_timeout: 3, onnotice: () => {},
+      connection: { application_name: 'roombook-listener' },
+    });
+    await this.listenSql.listen(NAMES_CHANNEL, (payload) => this.onNotify(payload), () => {
+      this.lastReload = this.reload();
+    });
+  }
+
+  private async closeListenConnection(): Promise<void> {
+    const old = this.listenSql;
+    this.listenSql = undefined;
+    await old?.end({ timeout: 0 }).catch(() => {});
+  }
+
+  private onNotify(payload: string): void {
+    let message: NameChange | { op: 'ping'; token: string } | { op: 'reload' };
+    try {
+      message = JSON.parse(payload);
+    } catch {
+      return log.warn('unreadable notification ignored', { payload });
+    }
+    if (message.op === 'ping') {
+      if (this.pendingPing?.token === message.token) this.pendingPing.arrived();
+    } else if (message.op === 'reload') {
+      void this.reload();
+    } else if (this.buffered) {
+      this.buffered.push(message);
+    } else {
+      this.cache.apply(message);
+    }
+  }
+
+  /** Replaces the cache from the tables; changes notified meanwhile are applied after, in order. */
+  async reload(): Promise<void> {
+    if (this.buffered) {
+      this.reloadNeeded = true; // one is running; run again once it ends, to see later changes
+      return;
+    }
+    this.buffered = [];
+    this.reloadNeeded = false;
+    let failed = false;
+    try {
+      const [rooms, users] = await Promise.all([this.repositories.room.all(), this.repositories.user.all()]);
+      this.cache.rooms.replaceAll(rooms);
+      this.cache.users.replaceAll(users);
+      this.buffered.forEach((change) => this.cache.apply(change));
+      this.cache.loaded = true;
+      this.reloads++;
+      log.debug('existence cache loaded', { rooms: rooms.length, users: users.length });
+    } catch (error) {
+      failed = true;
+      log.warn('existence cache reload failed', { error });
+    } finally {
+      this.buffered = undefined;
+    }
+    if (failed) this.reloadNeeded = true; // the next check tries again
+    else if (this.reloadNeeded && !this.stopped) await this.reload();
+  }
+
+  private async check(): Promise<void> {
+    if (this.stopped || this.pendingPing) return;
+    const token = `${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
+    const arrived = new Promise<boolean>((resolve) => {
+      this.pendingPing = { token, arrived: () => resolve(true) };
+      setTimeout(() => resolve(false), Math.max(1000, this.checkEveryMs / 2)).unref();
+    });
+    try {
+      await this.pool`SELECT pg_notify(${NAMES_CHANNEL}, ${JSON.stringify({ op: 'ping', token })})`;
+    } catch {
+      this.pendingPing = undefined;
+      return; // the database itself is down: nothing to learn about the listener until it is back
+    }
+    const alive = await arrived;
+    this.pendingPing = undefined;
+    if (this.stopped) return;
+    if (!alive) {
+      log.warn('listener missed its ping; reconnecting and reloading');
+      await this.closeListenConnection();
+      await this.subscribe().catch((error) => log.warn('listener resubscribe failed; retrying at next check', { error }));
+    } else if (this.reloadNeeded) {
+      await this.reload();
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import type { Sql } from './sql';
+import { AppError } from '../errors';
+import type { Kind } from '../domain/existence';
+
+/**
+ * Rooms and users have the same shape (id, unique normalised name) and the same operations,
+ * so one repository serves both; `kind` picks the table and the error codes.
+ */
+export interface Named {
+  id: number;
+  name: string;
+}
+
+const tables = { room: 'rooms', user: 'users' } as const;
+const hasBookings = { room: 'room_has_bookings', user: 'user_has_bookings' } as const;
+const bookingColumn = { room: 'room_id', user: 'user_id' } as const;
+
+export class NamedRepository {
+  private readonly table: string;
+  private readonly column: string;
+
+  constructor(private readonly sql: Sql, readonly kind: Kind) {
+    this.table = tables[kind];
+    this.column = bookingColumn[kind];
+  }
+
+  async findIdByName(name: string): Promise<number | undefined> {
+    const [row] = await this.sql`SELECT id FROM ${this.sql(this.table)} WHERE name = ${name}`;
+    return row?.id;
+  }
+
+  async all(): Promise<Named[]> {
+    return (await this.sql`SELECT id, name FROM ${this.sql(this.table)}`) as unknown as Named[];
+  }
+
+  async get(id: number): Promise<Named> {
+    const [row] = await this.sql`SELECT id, name FROM ${this.sql(this.table)} WHERE id = ${id}`;
+    if (!row) throw new AppError('not_found', `No ${this.kind} has id ${id}.`);
+    return row as Named;
+  }
+
+  async list(after: number, limit: number): Promise<Named[]> {
+    return (await this.sql`SELECT id, name FROM ${this.sql(this.table)}
+      WHERE id > ${after} ORDER BY id LIMIT ${limit}`) as unknown as Named[];
+  }
+
+  async create(name: string): Promise<Named> {
+    try {
+      const [row] = await this.sql`INSERT INTO ${this.sql(this.table)} (name) VALUES (${name}) RETURNING id, name`;
+      return row as Named;
+    } catch (error) {
+      throw uniqueViolationAsNameTaken(error, name);
+    }
+  }
+
+  async rename(id: number, name: string): Promise<Named> {
+    try {
+      const [row] = await this.sql`UPDATE ${this.sql(this.table)} SET name = ${name} WHERE id = ${id} RETURNING id, name`;
+      if (!row) throw new AppError('not_found', `No ${this.kind} has id ${id}.`);
+      return row as Named;
+    } catch (error) {
+      throw uniqueViolationAsNameTaken(error, name);
+    }
+  }
+
+  /**
+   * Deletes one room or user, refusing while it has bookings on `today` or later unless
+   * `cascade`. The row is locked first: a booking being inserted for it waits (its foreign-key
+   * check needs a share lock) and then fails as not found, so no future booking slips past the
+   * check and is deleted unasked.
+   */
+  async remove(id: number, cascade: boolean, today: string): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      const [row] = await tx`SELECT id FROM ${tx(this.table)} WHERE id = ${id} FOR UPDATE`;
+      if (!row) throw new AppError('not_found', `No ${this.kind} has id ${id}.`);
+      if (!cascade) {
+        const [future] = await tx`SELECT 1 FROM bookings WHERE ${tx(this.column)} = ${id} AND day >= ${today}::date LIMIT 1`;
+        if (future) throw new AppError(hasBookings[this.kind]);
+      }
+      await tx`DELETE FROM ${tx(this.table)} WHERE id = ${id}`;
+    });
+  }
+}
+
+function uniqueViolationAsNameTaken(error: unknown, name: string): unknown {
+  return (error as { code?: string }).code === '23505' ? new AppError('name_taken', `The name ${name} is already in use.`) : error;
+}

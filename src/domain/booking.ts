@@ -1,0 +1,79 @@
+import { AppError } from '../errors';
+import type { ExistenceCache, Kind } from './existence';
+import { parseDay } from './dates';
+import { normaliseRoomName, normaliseUserName } from './names';
+import type { Booking, BookingBatcher, BookingRequest } from '../db/bookings';
+
+/** Where a room or user comes from in a booking request: a name, or an id. */
+export type Reference = { name: string } | { id: number };
+
+export interface BookingInput {
+  room: Reference;
+  user: Reference;
+  date: string;
+}
+
+export interface NameLookup {
+  findIdByName(name: string): Promise<number | undefined>;
+}
+
+const notFound = { room: 'room_not_found', user: 'user_not_found' } as const;
+const normalisers = { room: normaliseRoomName, user: normaliseUserName } as const;
+
+/**
+ * The booking decision, without HTTP or SQL text: validate, normalise, find the ids (cache first,
+ * the database once on a miss), then let the database decide in one statement.
+ */
+export class BookingService {
+  constructor(
+    private readonly cache: ExistenceCache,
+    private readonly lookups: Record<Kind, NameLookup>,
+    private readonly batcher: BookingBatcher,
+    private readonly today: () => string,
+  ) {}
+
+  async book(input: BookingInput): Promise<Booking> {
+    const day = parseDay(input.date);
+    if (day === undefined) throw new AppError('invalid_date', `The date ${JSON.stringify(input.date)} is not a real date in the form DD.MM.YY, DD/MM/YY or YYYY-MM-DD.`);
+    const roomName = 'name' in input.room ? normalised('room', input.room.name) : null;
+    const userName = 'name' in input.user ? normalised('user', input.user.name) : null;
+    if (day < this.today()) throw new AppError('date_in_past', `The date ${day} is before today (${this.today()}).`);
+
+    let [roomId, userId] = await Promise.all([
+      'id' in input.room ? input.room.id : this.idOf('room', roomName!),
+      'id' in input.user ? input.user.id : this.idOf('user', userName!),
+    ]);
+    // A cached id that the database rejects is stale (renamed, deleted, re-created): ask once more.
+    for (let attempt = 1; ; attempt++) {
+      const request: BookingRequest = { roomId, roomName, userId, userName, day };
+      const decision = await this.batcher.decide(request);
+      if (decision.outcome === 'booked') return decision.booking;
+      if (decision.outcome === 'already_booked') throw new AppError('already_booked', `The room is already booked on ${day}.`);
+      const kind: Kind = decision.outcome === 'room_invalid' ? 'room' : 'user';
+      const name = kind === 'room' ? roomName : userName;
+      if (name === null || attempt > 1) throw new AppError(notFound[kind]);
+      this.cache.index(kind).forget(name);
+      if (kind === 'room') roomId = await this.idOf('room', name);
+      else userId = await this.idOf('user', name);
+    }
+  }
+
+  private async idOf(kind: Kind, name: string): Promise<number> {
+    const index = this.cache.index(kind);
+    const cached = index.idOf(name);
+    if (cached !== undefined) return cached;
+    const id = await this.lookups[kind].findIdByName(name);
+    if (id === undefined) throw new AppError(notFound[kind], `No ${kind} is named ${name}.`);
+    index.set(name, id);
+    return id;
+  }
+}
+
+export function normalised(kind: Kind, raw: string): string {
+  const name = normalisers[kind](raw);
+  if (name === undefined) {
+    const limits = kind === 'room' ? '3 to 16' : '3 to 34';
+    throw new AppError('invalid_name', `A ${kind} name must have ${limits} characters after trimming, and no control characters.`);
+  }
+  return name;
+}

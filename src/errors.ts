@@ -1,0 +1,60 @@
+/**
+ * The error catalogue: every code a client can see, its HTTP status and its default message.
+ * Domain and data code throw `AppError(code)`; only src/http/reply.ts turns one into a response.
+ */
+export const catalogue = {
+  // 400: the request is malformed
+  invalid_json: [400, 'The request body is not valid JSON.'],
+  invalid_body: [400, 'The request body does not have the expected fields.'],
+  invalid_name: [400, 'The name has the wrong length.'],
+  invalid_date: [400, 'The date is not a real date in the form DD.MM.YY, DD/MM/YY or YYYY-MM-DD.'],
+  invalid_query: [400, 'A query parameter is not valid.'],
+  invalid_id: [400, 'The id in the path is not a positive integer.'],
+  unsupported_media_type: [415, 'The request body must be sent as application/json.'],
+  // 404, 405, 413: HTTP-level
+  not_found: [404, 'Nothing is found at this address.'],
+  method_not_allowed: [405, 'This method is not allowed on this path.'],
+  body_too_large: [413, 'The request body is too large.'],
+  // 409: business rules, as the original service promised
+  room_not_found: [409, 'No room has this name or id.'],
+  user_not_found: [409, 'No user has this name or id.'],
+  date_in_past: [409, 'The date is before today.'],
+  already_booked: [409, 'The room is already booked on this day.'],
+  name_taken: [409, 'This name is already in use.'],
+  room_has_bookings: [409, 'The room has bookings today or later; delete with ?cascade=true to cancel them too.'],
+  user_has_bookings: [409, 'The user has bookings today or later; delete with ?cascade=true to cancel them too.'],
+  // 5xx: never caused by input
+  db_unavailable: [503, 'The database cannot be reached right now; retry shortly.'],
+  not_ready: [503, 'This worker is not ready yet.'],
+  shutting_down: [503, 'The server is shutting down.'],
+  internal: [500, 'An unexpected error happened; it has been logged.'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ErrorCode = keyof typeof catalogue;
+
+export class AppError extends Error {
+  constructor(readonly code: ErrorCode, message?: string) {
+    super(message ?? catalogue[code][1]);
+  }
+}
+
+export const statusOf = (code: ErrorCode): number => catalogue[code][0];
+
+/** Connection-level failures of postgres.js and PostgreSQL's "cannot serve now" SQLSTATEs. */
+const unavailableCodes = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006',
+]);
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && unavailableCodes.has(code);
+}
+
+/** Any thrown value as an AppError: ours pass through, lost databases become 503, the rest 500. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) return new AppError('db_unavailable');
+  return new AppError('internal');
+}

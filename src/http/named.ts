@@ -1,0 +1,45 @@
+import { AppError } from '../errors';
+import { checkNameBody } from '../domain/schemas';
+import { normalised } from '../domain/booking';
+import type { NamedRepository } from '../db/named';
+import { Query, pathId } from './params';
+import type { Request } from './route';
+import type { Reply } from './reply';
+
+/**
+ * The five routes of rooms, and the same five of users. The existence caches need no update
+ * here: every worker hears the change through NOTIFY, and the booking statement checks names
+ * against the table, so a cache that has not heard it yet cannot cause a wrong booking.
+ */
+export function namedRoutes(repository: NamedRepository, today: () => string) {
+  const kind = repository.kind;
+  const nameFrom = (json: unknown): string => {
+    if (!checkNameBody.check(json)) throw new AppError('invalid_body', checkNameBody.explain(json));
+    return normalised(kind, json.name);
+  };
+
+  return {
+    create: async (request: Request): Promise<Reply> =>
+      ({ status: 201, body: await repository.create(nameFrom(request.json)) }),
+
+    list: async (request: Request): Promise<Reply> => {
+      const query = new Query(request.query, ['limit', 'after']);
+      const limit = query.integer('limit', { min: 1, max: 1000, fallback: 100 })!;
+      const items = await repository.list(query.integer('after', { min: 0, max: 2147483647, fallback: 0 })!, limit);
+      return { status: 200, body: { items, next: items.length === limit ? items[items.length - 1].id : null } };
+    },
+
+    get: async (request: Request): Promise<Reply> =>
+      ({ status: 200, body: await repository.get(pathId(request.params[0])) }),
+
+    rename: async (request: Request): Promise<Reply> =>
+      ({ status: 200, body: await repository.rename(pathId(request.params[0]), nameFrom(request.json)) }),
+
+    remove: async (request: Request): Promise<Reply> => {
+      const id = pathId(request.params[0]);
+      const cascade = new Query(request.query, ['cascade']).boolean('cascade');
+      await repository.remove(id, cascade, today());
+      return { status: 204 };
+    },
+  };
+}

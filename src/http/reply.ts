@@ -1,0 +1,57 @@
+import type { HttpResponse } from 'uWebSockets.js';
+import { AppError, catalogue, statusOf, type ErrorCode } from '../errors';
+
+/**
+ * Every response goes out here, in one corked write. Status lines and the bodies of errors with
+ * their default message are built once, at load.
+ */
+const statusLines: Record<number, string> = {
+  200: '200 OK', 201: '201 Created', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
+  403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 409: '409 Conflict',
+  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+const JSON_TYPE = 'application/json';
+
+const defaultErrorBodies = new Map<string, string>(
+  Object.entries(catalogue).map(([code, [, message]]) => [code, JSON.stringify({ error: code, message })]),
+);
+
+export interface Reply {
+  status: number;
+  body?: unknown; // JSON-serialised; absent for 204
+  headers?: Record<string, string>;
+  closeConnection?: boolean;
+}
+
+export function errorReply(error: AppError, headers?: Record<string, string>): Reply {
+  const status = statusOf(error.code);
+  const body = error.message === catalogue[error.code][1]
+    ? defaultErrorBodies.get(error.code)!
+    : JSON.stringify({ error: error.code, message: error.message });
+  const retry = error.code === 'db_unavailable' || error.code === 'not_ready' ? { 'Retry-After': '1' } : undefined;
+  return { status, body: new PreSerialised(body), headers: { ...retry, ...headers } };
+}
+
+export const errorOf = (code: ErrorCode, message?: string): Reply => errorReply(new AppError(code, message));
+
+/** A body that is already JSON text (prebuilt constants). */
+export class PreSerialised {
+  constructor(readonly text: string) {}
+}
+
+/** Writes the reply; the caller has checked that the request was not aborted. */
+export function send(res: HttpResponse, reply: Reply): void {
+  res.cork(() => {
+    res.writeStatus(statusLines[reply.status] ?? String(reply.status));
+    if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]);
+    if (reply.body === undefined) {
+      res.endWithoutBody(0, reply.closeConnection);
+      return;
+    }
+    res.writeHeader('Content-Type', JSON_TYPE);
+    const text = reply.body instanceof PreSerialised ? reply.body.text : JSON.stringify(reply.body);
+    res.end(text, reply.closeConnection);
+  });
+}

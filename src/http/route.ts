@@ -1,0 +1,82 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { AppError, toAppError } from '../errors';
+import { log } from '../log';
+import { readBody, parseJson } from './body';
+import { errorReply, send, type Reply } from './reply';
+
+/** What a handler may know of a request: copied out of uWS before the first await. */
+export interface Request {
+  method: string;
+  url: string;
+  query: string;
+  params: string[];
+  headers: { authorization: string; cancelToken: string };
+  json: unknown; // the parsed body, for routes that take one
+}
+
+export type Handler = (request: Request) => Reply | Promise<Reply>;
+
+export interface RouteOptions {
+  params?: number; // how many path parameters to copy
+  body?: boolean; // read and parse a JSON body
+}
+
+/** Requests being answered by this worker: graceful shutdown waits for it to reach zero. */
+export const inFlight = { count: 0 };
+
+const jsonContentType = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
+
+/**
+ * Wraps a handler in the uWS discipline: abort handler first, request data copied now, the
+ * answer written only if the client is still there, every error through the catalogue.
+ */
+export function route(handler: Handler, options: RouteOptions, maxBodyBytes: number) {
+  const paramCount = options.params ?? 0;
+  return (res: HttpResponse, req: HttpRequest): void => {
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    const params: string[] = [];
+    for (let i = 0; i < paramCount; i++) params.push(req.getParameter(i) ?? '');
+    const request: Request = {
+      method: req.getCaseSensitiveMethod(),
+      url: req.getUrl(),
+      query: req.getQuery() ?? '',
+      params,
+      headers: { authorization: req.getHeader('authorization'), cancelToken: req.getHeader('x-cancel-token') },
+      json: undefined,
+    };
+    inFlight.count++;
+    let answer: Promise<Reply>;
+    if (options.body) {
+      const contentType = req.getHeader('content-type');
+      const declared = req.getHeader('content-length');
+      answer = contentType !== '' && !jsonContentType.test(contentType)
+        ? Promise.reject(new AppError('unsupported_media_type', `The request body must be application/json, not ${contentType.slice(0, 100)}.`))
+        : readBody(res, declared === '' ? undefined : Number(declared), maxBodyBytes).then((body) => {
+          request.json = parseJson(body);
+          return handler(request);
+        });
+    } else {
+      answer = Promise.resolve().then(() => handler(request));
+    }
+    answer.then(
+      (reply) => finish(res, state, reply),
+      (error) => finish(res, state, failureReply(error, request, options.body === true)),
+    );
+  };
+}
+
+function finish(res: HttpResponse, state: { aborted: boolean }, reply: Reply): void {
+  inFlight.count--;
+  if (!state.aborted) send(res, reply);
+}
+
+function failureReply(error: unknown, request: Request, hadBody: boolean): Reply {
+  const appError = toAppError(error);
+  if (appError.code === 'internal') log.error('request failed', { error, method: request.method, url: request.url });
+  // A body we stopped reading cannot be skipped: the connection must close after the answer.
+  const closeConnection = hadBody && (appError.code === 'body_too_large' || appError.code === 'unsupported_media_type');
+  return { ...errorReply(appError), closeConnection };
+}

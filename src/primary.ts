@@ -1,0 +1,140 @@
+import cluster, { type Worker as ClusterWorker } from 'node:cluster';
+import net from 'node:net';
+import { isDefaultDataDir, type Config } from './config';
+import { createSql } from './db/sql';
+import { migrate } from './db/migrate';
+import type { EmbeddedDatabase } from './db/embedded';
+import { log } from './log';
+
+/** Messages between the primary and its workers. */
+export type WorkerMessage = { type: 'ready'; port: number } | { type: 'failed'; reason: string };
+export const WORKER_DATABASE_URL = 'ROOMBOOK_WORKER_DATABASE_URL';
+
+const MAX_FAILED_STARTS = 5; // consecutive workers that die before ever being ready
+const MAX_RESTART_DELAY_MS = 5000;
+
+/**
+ * The primary: database (embedded or DATABASE_URL), migrations, port check, then one worker per
+ * core; replaces workers that die, and shuts everything down on SIGTERM/SIGINT.
+ */
+export async function runPrimary(config: Config): Promise<void> {
+  let embedded: EmbeddedDatabase | undefined;
+  let shuttingDown = false;
+
+  const shutdown = async (exitCode: number, reason: string): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info('shutting down', { reason });
+    const forced = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(exitCode || 1);
+    }, config.shutdownTimeoutMs + 1500);
+    await stopWorkers();
+    await embedded?.stop();
+    clearTimeout(forced);
+    log.info('stopped');
+    process.exit(exitCode);
+  };
+  process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
+  process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
+
+  try {
+    if (!config.databaseUrl) {
+      // Loaded only when used: with DATABASE_URL the embedded binaries are never touched.
+      const { startEmbeddedPostgres } = await import('./db/embedded');
+      embedded = await startEmbeddedPostgres({
+        dataDir: config.dataDir, dataDirIsDefault: isDefaultDataDir(), port: config.embeddedPort,
+        log: (message) => log.warn(message, { component: 'embedded-postgres' }),
+      });
+    }
+    const databaseUrl = config.databaseUrl || embedded!.url;
+    const sql = createSql(databaseUrl, { max: 1, applicationName: 'roombook-migrate' });
+    try {
+      const applied = await migrate(sql);
+      if (applied.length) log.info('migrations applied', { applied });
+    } finally {
+      await sql.end({ timeout: 2 });
+    }
+    const port = await checkPortFree(config.host, config.port);
+    await startWorkers(config, databaseUrl, port, Boolean(embedded), () => shuttingDown, shutdown);
+  } catch (error) {
+    log.error(`cannot start: ${(error as Error).message}`);
+    await shutdown(1, 'start failed');
+  }
+}
+
+/**
+ * uWS listens with SO_REUSEPORT, so a stale server on our port would silently share the traffic.
+ * A plain listen (without it) fails on any port taken. Port 0 picks a free port for all workers.
+ */
+function checkPortFree(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${error.message}`)));
+    probe.listen({ host, port, exclusive: true }, () => {
+      const chosen = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(chosen));
+    });
+  });
+}
+
+function startWorkers(config: Config, databaseUrl: string, port: number, isEmbedded: boolean,
+  isShuttingDown: () => boolean, shutdown: (code: number, reason: string) => Promise<void>): Promise<void> {
+  const env = { [WORKER_DATABASE_URL]: databaseUrl, PORT: String(port) };
+  let failedStarts = 0;
+  let everyoneReady = false;
+  const ready = new Set<number>();
+
+  const fork = (): void => {
+    const worker = cluster.fork(env);
+    let wasReady = false;
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.type !== 'ready') return;
+      wasReady = true;
+      failedStarts = 0;
+      ready.add(worker.id);
+      if (!everyoneReady && ready.size === config.workers) {
+        everyoneReady = true;
+        log.info('roombook listening', {
+          url: `http://${config.host}:${port}`, port, workers: config.workers,
+          database: redact(databaseUrl), embeddedPostgres: isEmbedded,
+        });
+      }
+    });
+    worker.on('exit', (code, signal) => {
+      ready.delete(worker.id);
+      if (isShuttingDown()) return;
+      failedStarts = wasReady ? 0 : failedStarts + 1;
+      if (failedStarts >= MAX_FAILED_STARTS) {
+        void shutdown(1, `workers keep dying at start (${failedStarts} in a row; last: code ${code}, signal ${signal}); see the errors above`);
+        return;
+      }
+      const delay = Math.min(100 * 2 ** failedStarts, MAX_RESTART_DELAY_MS);
+      log.warn('worker died; replacing it', { worker: worker.process.pid, code, signal, delayMs: delay });
+      setTimeout(() => isShuttingDown() || fork(), delay);
+    });
+  };
+  for (let i = 0; i < config.workers; i++) fork();
+  return Promise.resolve();
+}
+
+/** Asks every worker to finish its requests and exit; resolves when all have exited. */
+async function stopWorkers(): Promise<void> {
+  const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is ClusterWorker => worker !== undefined);
+  await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
+    if (worker.isDead()) return resolve();
+    worker.once('exit', () => resolve());
+    worker.send({ type: 'stop' }, (error: Error | null) => { if (error) worker.kill('SIGTERM'); });
+  })));
+}
+
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}

@@ -1,0 +1,84 @@
+import uWS from 'uWebSockets.js';
+import type { Config } from './config';
+import { createSql } from './db/sql';
+import { NamedRepository } from './db/named';
+import { BookingBatcher } from './db/bookings';
+import { BookingRecords } from './db/booking-records';
+import { NameListener } from './db/listen';
+import { ExistenceCache } from './domain/existence';
+import { BookingService } from './domain/booking';
+import { createTodayClock } from './domain/dates';
+import { createApp, type RouteTable } from './http/app';
+import { inFlight } from './http/route';
+import { bookingRoutes } from './http/bookings';
+import { namedRoutes } from './http/named';
+import { healthRoutes } from './http/health';
+import { log } from './log';
+
+export interface Worker {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** One worker: config -> sql -> cache -> listener -> http app, listening on HOST:PORT. */
+export async function startWorker(config: Config, databaseUrl: string): Promise<Worker> {
+  const sql = createSql(databaseUrl, { max: config.poolSize, applicationName: 'roombook' });
+  const cache = new ExistenceCache();
+  const rooms = new NamedRepository(sql, 'room');
+  const users = new NamedRepository(sql, 'user');
+  const listener = new NameListener(databaseUrl, sql, cache, { room: rooms, user: users }, config.listenerCheckMs);
+  const batcher = new BookingBatcher(sql, config.batchMaxSize, config.batchMaxInFlight);
+  const today = createTodayClock(config.bookingTimeZone);
+  const bookingService = new BookingService(cache, { room: rooms, user: users }, batcher, today);
+  let stopping = false;
+
+  await listener.start();
+
+  const booking = bookingRoutes(bookingService, new BookingRecords(sql), rooms, today);
+  const room = namedRoutes(rooms, today);
+  const user = namedRoutes(users, today);
+  const health = healthRoutes(sql, cache, () => stopping);
+  const body = { body: true };
+  const id = { params: 1 };
+  const idAndBody = { params: 1, body: true };
+  const table: RouteTable = [
+    ['post', '/book', booking.book, body],
+    ['post', '/bookings', booking.create, body],
+    ['get', '/bookings', booking.list],
+    ['get', '/bookings/:id', booking.get, id],
+    ['del', '/bookings/:id', booking.cancel, id],
+    ['get', '/rooms/:id/availability', booking.availability, id],
+    ['post', '/rooms', room.create, body],
+    ['get', '/rooms', room.list],
+    ['get', '/rooms/:id', room.get, id],
+    ['patch', '/rooms/:id', room.rename, idAndBody],
+    ['del', '/rooms/:id', room.remove, id],
+    ['post', '/users', user.create, body],
+    ['get', '/users', user.list],
+    ['get', '/users/:id', user.get, id],
+    ['patch', '/users/:id', user.rename, idAndBody],
+    ['del', '/users/:id', user.remove, id],
+    ['get', '/health', health.health],
+    ['get', '/ready', health.ready],
+  ];
+  const app = createApp(table, config.maxBodyBytes);
+
+  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+  });
+
+  async function stop(): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    uWS.us_listen_socket_close(listenSocket);
+    const deadline = Date.now() + config.shutdownTimeoutMs;
+    while (inFlight.count > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await Promise.race([batcher.drained(), new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
+    if (inFlight.count > 0) log.warn('stopping with requests still in flight', { requests: inFlight.count });
+    await listener.stop();
+    await sql.end({ timeout: 2 });
+    (app as unknown as { close(): void }).close(); // closes keep-alive connections too (uWS ≥ 20.26; not in its typings)
+  }
+
+  return { port: uWS.us_socket_local_port(listenSocket), stop };
+}
