@@ -1,0 +1,40 @@
+import crypto from 'node:crypto';
+import postgres from 'postgres';
+
+/**
+ * The PostgreSQL server the tests use: DATABASE_URL when set, else the embedded server that
+ * tests/helpers/global-setup.ts started (its URL in ROOMBOOK_TEST_SERVER_URL). Each test file
+ * gets a database of its own, so files never see each other's rows.
+ */
+export function serverUrl(): string {
+  const url = process.env.ROOMBOOK_TEST_SERVER_URL ?? process.env.DATABASE_URL;
+  if (!url) throw new Error('no PostgreSQL for the tests: run them through jest (global setup) or set DATABASE_URL');
+  return url;
+}
+
+export function databaseUrl(name: string): string {
+  const url = new URL(serverUrl());
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function createDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `roombook_test_${crypto.randomBytes(5).toString('hex')}`;
+  const admin = postgres(serverUrl(), { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.end();
+  return {
+    name,
+    url: databaseUrl(name),
+    async drop() {
+      const again = postgres(serverUrl(), { max: 1, onnotice: () => {} });
+      await again.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await again.end();
+    },
+  };
+}
+
+/** A direct connection for assertions on the rows themselves. */
+export function connect(url: string): postgres.Sql {
+  return postgres(url, { max: 2, onnotice: () => {}, types: { day: { to: 1082, from: [1082], serialize: (v: string) => v, parse: (v: string) => v } } as never });
+}

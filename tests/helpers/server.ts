@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+/**
+ * Starts the real roombook (compiled dist/, primary + workers) as a child process and waits for
+ * its "roombook listening" line. PORT=0 lets the primary pick a free port for all its workers.
+ */
+export interface RunningServer {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  logs: () => string;
+  /** Signals the primary and resolves with its exit code once it has exited. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export const MAIN = path.resolve(__dirname, '../../dist/src/main.js');
+
+export function runMain(env: Record<string, string>, args: string[] = []): ChildProcess {
+  return spawn(process.execPath, [MAIN, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export async function startServer(options: { databaseUrl?: string; workers?: number; env?: Record<string, string> }): Promise<RunningServer> {
+  const env: Record<string, string> = { PORT: '0', WORKERS: String(options.workers ?? 2), ...options.env };
+  if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+  const child = runMain(env);
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /"message":"roombook listening".*?"port":(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${output}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    process: child,
+    logs: () => output,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Reads a child's whole output and exit code (for processes expected to exit by themselves). */
+export function collect(child: ChildProcess): Promise<{ code: number | null; output: string }> {
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+}

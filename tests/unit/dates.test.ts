@@ -1,0 +1,50 @@
+import { addDays, createTodayClock, daysBetween, parseDay } from '../../src/domain/dates';
+
+describe('parseDay', () => {
+  test.each([
+    ['25.11.26', '2026-11-25'],
+    ['25/11/26', '2026-11-25'],
+    ['2026-11-25', '2026-11-25'],
+    ['01.01.00', '2000-01-01'],
+    ['31.12.99', '2099-12-31'],
+    ['29.02.28', '2028-02-29'],
+    ['2000-02-29', '2000-02-29'],
+  ])('accepts %s as %s', (input, expected) => {
+    expect(parseDay(input)).toBe(expected);
+  });
+
+  test.each([
+    '31.02.27', '29.02.27', '00.01.27', '32.01.27', '01.13.27', '01.00.27', '1.1.27', '01.02/27',
+    '2027-02-29', '1900-02-29', '0000-01-01', '2026-1-05', '25.11.2026', '', ' 25.11.26', '25-11-26', 'tomorrow',
+  ])('refuses %j', (input) => {
+    expect(parseDay(input)).toBeUndefined();
+  });
+});
+
+test('addDays and daysBetween cross months, years and leap days', () => {
+  expect(addDays('2028-02-28', 1)).toBe('2028-02-29');
+  expect(addDays('2027-12-31', 1)).toBe('2028-01-01');
+  expect(addDays('2026-03-01', -1)).toBe('2026-02-28');
+  expect(daysBetween('2026-01-01', '2027-01-01')).toBe(365);
+  expect(daysBetween('2028-01-01', '2029-01-01')).toBe(366);
+});
+
+describe('createTodayClock', () => {
+  const instant = Date.parse('2026-11-25T23:30:00Z');
+
+  test('today depends on the time zone', () => {
+    expect(createTodayClock('UTC', () => instant)()).toBe('2026-11-25');
+    expect(createTodayClock('Asia/Tokyo', () => instant)()).toBe('2026-11-26');
+    expect(createTodayClock('America/New_York', () => instant)()).toBe('2026-11-25');
+  });
+
+  test('a day boundary is seen within one second', () => {
+    let now = Date.parse('2026-11-25T23:59:59.500Z');
+    const today = createTodayClock('UTC', () => now);
+    expect(today()).toBe('2026-11-25');
+    now += 400;
+    expect(today()).toBe('2026-11-25');
+    now += 200; // 00:00:00.100 next day
+    expect(today()).toBe('2026-11-26');
+  });
+});
