@@ -64,7 +64,10 @@ export const settings = {
     parse: (raw: string) => (['debug', 'info', 'warn', 'error', 'silent'].includes(raw.trim()) ? raw.trim() : undefined),
     meaning: 'least severe log level written (JSON lines on stderr)' },
   adminToken: { env: 'ADMIN_TOKEN', fallback: '', accepts: 'any string, or empty', parse: optionalText,
-    meaning: 'reserved for issue 4 (admin authentication); currently unused' },
+    meaning: 'bearer token for creating, renaming and deleting rooms and users; without it the API listens on loopback only' },
+  cancelTokenSecret: { env: 'CANCEL_TOKEN_SECRET', fallback: '', accepts: 'any string of 16+ characters, or empty',
+    parse: (raw: string) => (raw === '' || raw.length >= 16 ? raw : undefined),
+    meaning: 'key of the cancel tokens; empty: a random one made once and shared through the database' },
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof settings;
@@ -81,9 +84,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (value === undefined) problems.push(`${setting.env}=${JSON.stringify(raw)} is not valid: expected ${setting.accepts}`);
     else config[key] = value;
   }
+  if (config.adminToken === '' && typeof config.host === 'string' && !isLoopback(config.host)) {
+    problems.push(`HOST=${config.host} is not a loopback address, and ADMIN_TOKEN is not set: anyone could change rooms and users. Set ADMIN_TOKEN, or HOST=127.0.0.1.`);
+  }
   if (problems.length) throw new ConfigError(problems.join('\n'));
   config.dataDir = path.resolve(config.dataDir as string);
   return Object.freeze(config) as Config;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 export function isDefaultDataDir(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -10,6 +10,8 @@ export const catalogue = {
   invalid_date: [400, 'The date is not a real date in the form DD.MM.YY, DD/MM/YY or YYYY-MM-DD.'],
   invalid_query: [400, 'A query parameter is not valid.'],
   invalid_id: [400, 'The id in the path is not a positive integer.'],
+  unauthorized: [401, 'This call needs Authorization: Bearer <admin token>.'],
+  forbidden: [403, 'This call is not allowed with the credentials given.'],
   unsupported_media_type: [415, 'The request body must be sent as application/json.'],
   // 404, 405, 413: HTTP-level
   not_found: [404, 'Nothing is found at this address.'],

@@ -41,7 +41,7 @@ export async function runPrimary(config: Config): Promise<void> {
   try {
     if (!config.databaseUrl) {
       // Loaded only when used: with DATABASE_URL the embedded binaries are never touched.
-      const { startEmbeddedPostgres } = await import('./db/embedded');
+      const { startEmbeddedPostgres } = require('./db/embedded') as typeof import('./db/embedded');
       embedded = await startEmbeddedPostgres({
         dataDir: config.dataDir, dataDirIsDefault: isDefaultDataDir(), port: config.embeddedPort,
         log: (message) => log.warn(message, { component: 'embedded-postgres' }),
@@ -56,6 +56,9 @@ export async function runPrimary(config: Config): Promise<void> {
       await sql.end({ timeout: 2 });
     }
     const port = await checkPortFree(config.host, config.port);
+    if (!config.adminToken) {
+      log.warn('ADMIN_TOKEN is not set: listening on loopback only, and any local client may change rooms and users');
+    }
     await startWorkers(config, databaseUrl, port, Boolean(embedded), () => shuttingDown, shutdown);
   } catch (error) {
     log.error(`cannot start: ${(error as Error).message}`);

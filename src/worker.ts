@@ -13,6 +13,8 @@ import { inFlight } from './http/route';
 import { bookingRoutes } from './http/bookings';
 import { namedRoutes } from './http/named';
 import { healthRoutes } from './http/health';
+import { Access } from './domain/access';
+import { cancelSecret } from './db/settings';
 import { log } from './log';
 
 export interface Worker {
@@ -33,10 +35,11 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
   let stopping = false;
 
   await listener.start();
+  const access = new Access(config.adminToken, await cancelSecret(sql, config.cancelTokenSecret));
 
-  const booking = bookingRoutes(bookingService, new BookingRecords(sql), rooms, today);
-  const room = namedRoutes(rooms, today);
-  const user = namedRoutes(users, today);
+  const booking = bookingRoutes(bookingService, new BookingRecords(sql), rooms, access, today);
+  const room = namedRoutes(rooms, access, today);
+  const user = namedRoutes(users, access, today);
   const health = healthRoutes(sql, cache, () => stopping);
   const body = { body: true };
   const id = { params: 1 };

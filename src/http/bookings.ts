@@ -3,6 +3,7 @@ import { checkBookBody, checkBookingBody, type Checker } from '../domain/schemas
 import type { BookingInput, BookingService, Reference } from '../domain/booking';
 import type { BookingRecords } from '../db/booking-records';
 import type { NamedRepository } from '../db/named';
+import type { Access } from '../domain/access';
 import { addDays, daysBetween } from '../domain/dates';
 import { Query, pathId } from './params';
 import type { Request } from './route';
@@ -23,8 +24,13 @@ function reference(kind: 'room' | 'user', name: string | undefined, id: number |
   return name !== undefined ? { name } : { id: id! };
 }
 
-export function bookingRoutes(bookings: BookingService, records: BookingRecords, rooms: NamedRepository, today: () => string) {
-  const created = async (input: BookingInput): Promise<Reply> => ({ status: 201, body: await bookings.book(input) });
+export function bookingRoutes(bookings: BookingService, records: BookingRecords, rooms: NamedRepository, access: Access,
+  today: () => string) {
+  /** The 201 carries the booking's cancel token: the only time it is shown. */
+  const created = async (input: BookingInput): Promise<Reply> => {
+    const booking = await bookings.book(input);
+    return { status: 201, body: { ...booking, cancel_token: access.cancelTokenFor(booking.id) } };
+  };
 
   return {
     /** The Rust original's call: POST /book {"room_name","user_name","date"}. */
@@ -60,7 +66,9 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
       ({ status: 200, body: await records.get(pathId(request.params[0], MAX_BOOKING_ID)) }),
 
     cancel: async (request: Request): Promise<Reply> => {
-      await records.cancel(pathId(request.params[0], MAX_BOOKING_ID));
+      const id = pathId(request.params[0], MAX_BOOKING_ID);
+      access.requireCancelRight(id, request.headers.authorization, request.headers.cancelToken);
+      await records.cancel(id);
       return { status: 204 };
     },
 

@@ -2,6 +2,7 @@ import { AppError } from '../errors';
 import { checkNameBody } from '../domain/schemas';
 import { normalised } from '../domain/booking';
 import type { NamedRepository } from '../db/named';
+import type { Access } from '../domain/access';
 import { Query, pathId } from './params';
 import type { Request } from './route';
 import type { Reply } from './reply';
@@ -11,7 +12,7 @@ import type { Reply } from './reply';
  * here: every worker hears the change through NOTIFY, and the booking statement checks names
  * against the table, so a cache that has not heard it yet cannot cause a wrong booking.
  */
-export function namedRoutes(repository: NamedRepository, today: () => string) {
+export function namedRoutes(repository: NamedRepository, access: Access, today: () => string) {
   const kind = repository.kind;
   const nameFrom = (json: unknown): string => {
     if (!checkNameBody.check(json)) throw new AppError('invalid_body', checkNameBody.explain(json));
@@ -19,8 +20,10 @@ export function namedRoutes(repository: NamedRepository, today: () => string) {
   };
 
   return {
-    create: async (request: Request): Promise<Reply> =>
-      ({ status: 201, body: await repository.create(nameFrom(request.json)) }),
+    create: async (request: Request): Promise<Reply> => {
+      access.requireAdmin(request.headers.authorization);
+      return { status: 201, body: await repository.create(nameFrom(request.json)) };
+    },
 
     list: async (request: Request): Promise<Reply> => {
       const query = new Query(request.query, ['limit', 'after']);
@@ -32,10 +35,13 @@ export function namedRoutes(repository: NamedRepository, today: () => string) {
     get: async (request: Request): Promise<Reply> =>
       ({ status: 200, body: await repository.get(pathId(request.params[0])) }),
 
-    rename: async (request: Request): Promise<Reply> =>
-      ({ status: 200, body: await repository.rename(pathId(request.params[0]), nameFrom(request.json)) }),
+    rename: async (request: Request): Promise<Reply> => {
+      access.requireAdmin(request.headers.authorization);
+      return { status: 200, body: await repository.rename(pathId(request.params[0]), nameFrom(request.json)) };
+    },
 
     remove: async (request: Request): Promise<Reply> => {
+      access.requireAdmin(request.headers.authorization);
       const id = pathId(request.params[0]);
       const cascade = new Query(request.query, ['cascade']).boolean('cascade');
       await repository.remove(id, cascade, today());
