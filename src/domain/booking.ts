@@ -51,7 +51,7 @@ export class BookingService {
       if (decision.outcome === 'already_booked') throw new AppError('already_booked', `The room is already booked on ${day}.`);
       const kind: Kind = decision.outcome === 'room_invalid' ? 'room' : 'user';
       const name = kind === 'room' ? roomName : userName;
-      if (name === null || attempt > 1) throw new AppError(notFound[kind]);
+      if (name === null || attempt > 2) throw new AppError(notFound[kind]); // room, then user, may each be stale
       this.cache.index(kind).forget(name);
       if (kind === 'room') roomId = await this.idOf('room', name);
       else userId = await this.idOf('user', name);

@@ -1,5 +1,5 @@
 import { AppError } from '../errors';
-import { checkBookBody, checkBookingBody, type Checker } from '../domain/schemas';
+import { AvailabilityQuery, BookingListQuery, checkBookBody, checkBookingBody, type Checker } from '../domain/schemas';
 import type { BookingInput, BookingService, Reference } from '../domain/booking';
 import type { BookingRecords } from '../db/booking-records';
 import type { NamedRepository } from '../db/named';
@@ -11,6 +11,7 @@ import type { Reply } from './reply';
 
 const MAX_BOOKING_ID = Number.MAX_SAFE_INTEGER;
 const MAX_AVAILABILITY_DAYS = 366;
+const LAST_DAY = '9999-12-31';
 
 function checked<T>(checker: Checker<T>, value: unknown): T {
   if (!checker.check(value)) throw new AppError('invalid_body', checker.explain(value));
@@ -49,14 +50,14 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
     },
 
     list: async (request: Request): Promise<Reply> => {
-      const query = new Query(request.query, ['room_id', 'user_id', 'from', 'to', 'limit', 'after']);
-      const limit = query.integer('limit', { min: 1, max: 1000, fallback: 100 })!;
+      const query = new Query(request.query, BookingListQuery); // names, ranges and defaults
+      const limit = query.integer('limit')!;
       const items = await records.list({
-        roomId: query.integer('room_id', { min: 1, max: 2147483647 }),
-        userId: query.integer('user_id', { min: 1, max: 2147483647 }),
+        roomId: query.integer('room_id'),
+        userId: query.integer('user_id'),
         from: query.day('from'),
         to: query.day('to'),
-        after: query.integer('after', { min: 0, max: MAX_BOOKING_ID, fallback: 0 })!,
+        after: query.integer('after')!,
         limit,
       });
       return { status: 200, body: { items, next: items.length === limit ? items[items.length - 1].id : null } };
@@ -75,9 +76,10 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
     /** Booked and free days of one room, from..to inclusive (default: today and the next 30 days). */
     availability: async (request: Request): Promise<Reply> => {
       const room = await rooms.get(pathId(request.params[0]));
-      const query = new Query(request.query, ['from', 'to']);
+      const query = new Query(request.query, AvailabilityQuery);
       const from = query.day('from') ?? today();
-      const to = query.day('to') ?? addDays(from, 30);
+      // The default end stops at the last day a date can name: 9999-12-31 + 30 days is no date (was a 500).
+      const to = query.day('to') ?? (from > addDays(LAST_DAY, -30) ? LAST_DAY : addDays(from, 30));
       const span = daysBetween(from, to) + 1;
       if (span < 1) throw new AppError('invalid_query', 'to must not be before from.');
       if (span > MAX_AVAILABILITY_DAYS) throw new AppError('invalid_query', `The range may span at most ${MAX_AVAILABILITY_DAYS} days.`);

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { AppError, toAppError } from '../errors';
-import { log } from '../log';
+import { isDebugLogged, log } from '../log';
+import type { RouteMeter } from '../metrics/meters';
 import { readBody, parseJson } from './body';
 import { errorReply, send, type Reply } from './reply';
 
@@ -30,10 +31,10 @@ const jsonContentType = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
  * Wraps a handler in the uWS discipline: abort handler first, request data copied now, the
  * answer written only if the client is still there, every error through the catalogue.
  */
-export function route(handler: Handler, options: RouteOptions, maxBodyBytes: number) {
+export function route(handler: Handler, options: RouteOptions, maxBodyBytes: number, meter?: RouteMeter) {
   const paramCount = options.params ?? 0;
   return (res: HttpResponse, req: HttpRequest): void => {
-    const state = { aborted: false };
+    const state = { aborted: false, started: performance.now(), meter };
     res.onAborted(() => {
       state.aborted = true;
     });
@@ -54,7 +55,7 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
       const declared = req.getHeader('content-length');
       answer = contentType !== '' && !jsonContentType.test(contentType)
         ? Promise.reject(new AppError('unsupported_media_type', `The request body must be application/json, not ${contentType.slice(0, 100)}.`))
-        : readBody(res, declared === '' ? undefined : Number(declared), maxBodyBytes).then((body) => {
+        : readBody(res, /^\d{1,15}$/.test(declared) ? Number(declared) : undefined, maxBodyBytes).then((body) => {
           request.json = parseJson(body);
           return handler(request);
         });
@@ -62,15 +63,26 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
       answer = Promise.resolve().then(() => handler(request));
     }
     answer.then(
-      (reply) => finish(res, state, reply),
-      (error) => finish(res, state, failureReply(error, request, options.body === true)),
+      (reply) => finish(res, state, reply, request),
+      (error) => finish(res, state, failureReply(error, request, options.body === true), request),
     );
   };
 }
 
-function finish(res: HttpResponse, state: { aborted: boolean }, reply: Reply): void {
+interface RequestState {
+  aborted: boolean;
+  started: number; // performance.now() at arrival
+  meter: RouteMeter | undefined;
+}
+
+function finish(res: HttpResponse, state: RequestState, reply: Reply, request: Request): void {
   inFlight.count--;
   if (!state.aborted) send(res, reply);
+  // 499 (nginx's "client closed request"): no answer went out. Metering costs an array index.
+  const status = state.aborted ? 499 : reply.status;
+  const seconds = (performance.now() - state.started) / 1000;
+  state.meter?.record(status, seconds);
+  if (isDebugLogged()) log.debug('request', { method: request.method, url: request.url, status, ms: seconds * 1000 });
 }
 
 function failureReply(error: unknown, request: Request, hadBody: boolean): Reply {
