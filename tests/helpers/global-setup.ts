@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { EmbeddedDatabase } from '../../src/db/embedded';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded';
 
 /**
  * Without DATABASE_URL the tests run against a throwaway embedded PostgreSQL under the OS temp
@@ -14,7 +14,6 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   if (process.env.DATABASE_URL) return;
-  const { startEmbeddedPostgres } = await import('../../src/db/embedded');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roombook-test-'));
   fs.chmodSync(dir, 0o755);
   const server = await startEmbeddedPostgres({ dataDir: dir, dataDirIsDefault: false, port: 0, log: () => {} });

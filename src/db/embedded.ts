@@ -1,0 +1,224 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import postgres from 'postgres';
+import { type PostgresUser, binDirFor, ensurePostgresUser, readOrCreatePassword, resolveDataDir } from './embedded-paths';
+
+/**
+ * The PostgreSQL that roombook's primary process starts when no DATABASE_URL is given.
+ * Layout: <dataDir>/pg is the cluster (owned by the user postgres runs as, 0700),
+ * <dataDir>/db-password the superuser's generated password (0600, ours), reused on every start.
+ */
+export interface EmbeddedDatabase { url: string; dataDir: string; stop(): Promise<void> }
+export interface EmbeddedOptions { dataDir: string; dataDirIsDefault: boolean; port: number /* 0 = pick a free port on 127.0.0.1 */; log: (message: string) => void }
+
+const DATABASE = 'roombook';
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 8_000;
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const user = ensurePostgresUser();
+  const binDir = binDirFor(user);
+  const dataDir = resolveDataDir(user, options.dataDir, options.dataDirIsDefault, options.log);
+  const cluster = path.join(dataDir, 'pg');
+  const password = readOrCreatePassword(dataDir, cluster);
+  await initClusterIfMissing(binDir, user, dataDir, cluster, password, options.log);
+  await stopOrphanedPostmaster(cluster, options.log);
+  const port = options.port || (await freePort());
+  const started = Date.now();
+  const server = spawnPostmaster(binDir, user, cluster, port, options.log);
+  try {
+    await waitUntilReadyWithDatabase(server, port, password);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  options.log(`embedded PostgreSQL ready on 127.0.0.1:${port} in ${Date.now() - started} ms (data in ${cluster})`);
+  return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`, dataDir, stop: server.stop };
+}
+
+/** Spawn options that run a PostgreSQL binary as `user`, from a directory it can surely reach. */
+const runAs = (user: PostgresUser | undefined) => ({ cwd: '/', ...(user && { uid: user.uid, gid: user.gid }) });
+
+/** initdb into a staging folder renamed at the end, so a crash mid-initdb never leaves a half cluster as `pg`. */
+async function initClusterIfMissing(
+  binDir: string, user: PostgresUser | undefined, dataDir: string, cluster: string, password: string, log: (m: string) => void,
+): Promise<void> {
+  if (fs.existsSync(path.join(cluster, 'PG_VERSION'))) return;
+  if (fs.existsSync(cluster)) fs.rmdirSync(cluster); // only if empty: anything else is not ours to delete
+  const staging = path.join(dataDir, 'pg-initdb');
+  const pwfile = path.join(dataDir, '.db-password-initdb');
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging, { mode: 0o700 }); // initdb cannot create it: dataDir belongs to us, not to postgres
+  fs.writeFileSync(pwfile, password, { mode: 0o600 });
+  if (user) for (const p of [staging, pwfile]) fs.chownSync(p, user.uid, user.gid);
+  const started = Date.now();
+  try {
+    await runToCompletion(path.join(binDir, 'initdb'), user, [
+      '-D', staging, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`,
+      '--encoding=UTF8', '--locale=C', '--locale-provider=builtin', '--builtin-locale=C.UTF-8',
+    ]);
+  } finally {
+    fs.rmSync(pwfile, { force: true });
+  }
+  fs.renameSync(staging, cluster);
+  log(`embedded PostgreSQL: initialized a new cluster in ${cluster} in ${Date.now() - started} ms`);
+}
+
+function runToCompletion(file: string, user: PostgresUser | undefined, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { ...runAs(user), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${path.basename(file)} failed (exit ${code}):\n${output.trim()}`)));
+  });
+}
+
+/**
+ * After our process was SIGKILLed its postmaster lives on and holds the cluster; stop it fast.
+ * A pid file whose process is gone (or is some other program now) is left to postgres, which ignores it.
+ */
+async function stopOrphanedPostmaster(cluster: string, log: (m: string) => void): Promise<void> {
+  const pidFile = path.join(cluster, 'postmaster.pid');
+  const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+  if (!pid || !isAlive(pid) || !runsOn(pid, cluster)) return;
+  log(`embedded PostgreSQL: stopping the postmaster (pid ${pid}) left running by a previous run`);
+  await interruptAndWait(pid, () => !isAlive(pid) || !fs.existsSync(pidFile));
+}
+
+function isAlive(pid: number): boolean {
+  try { return process.kill(pid, 0); } catch { return false; }
+}
+
+/** Whether `pid` was started with `-D cluster`; without procfs (not Linux) the pid file is trusted. */
+function runsOn(pid: number, cluster: string): boolean {
+  try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(cluster); } catch { return !fs.existsSync('/proc'); }
+}
+
+/** SIGINT is PostgreSQL's fast shutdown; after STOP_TIMEOUT_MS the whole process group gets SIGKILL. */
+async function interruptAndWait(pid: number, hasExited: () => boolean): Promise<void> {
+  try { process.kill(pid, 'SIGINT'); } catch { return; }
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (!hasExited()) {
+    if (Date.now() > deadline) {
+      try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      return;
+    }
+    await sleep(25);
+  }
+}
+
+/** Port 0: ask the kernel for a free port, then hand it to postgres (a tiny race we accept). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+interface Postmaster {
+  child: ChildProcess;
+  exit?: string; // how it ended, once it has
+  exited: Promise<void>;
+  ready: boolean; // after this, an exit we did not ask for is worth a log line
+  stderrTail: string[];
+  stop(): Promise<void>;
+}
+
+function spawnPostmaster(binDir: string, user: PostgresUser | undefined, cluster: string, port: number, log: (m: string) => void): Postmaster {
+  const settings = [
+    'listen_addresses=127.0.0.1', 'unix_socket_directories=', 'max_connections=200', 'shared_buffers=128MB',
+    'jit=off', // compiling short OLTP queries costs more than it saves
+  ];
+  // detached: its own process group, so a terminal's Ctrl-C reaches only us and we shut it down gracefully.
+  const child = spawn(path.join(binDir, 'postgres'), ['-D', cluster, '-p', String(port), ...settings.flatMap((s) => ['-c', s])],
+    { ...runAs(user), detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stopping: Promise<void> | undefined;
+  let markExited!: () => void;
+  const server: Postmaster = {
+    child, ready: false, stderrTail: [], exited: new Promise((resolve) => (markExited = resolve)),
+    stop: () => (stopping ??= stopPostmaster(server)),
+  };
+  const stopOnExit = () => { if (!server.exit) try { process.kill(child.pid!, 'SIGINT'); } catch { /* gone */ } };
+  process.on('exit', stopOnExit); // safety net: a plain process.exit() still shuts PostgreSQL down
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    for (const line of chunk.split('\n').filter(Boolean)) {
+      server.stderrTail = [...server.stderrTail.slice(-19), line];
+      if (/\b(WARNING|ERROR|FATAL|PANIC):/.test(line)) log(`embedded PostgreSQL: ${line}`);
+    }
+  });
+  const onExit = (how: string) => {
+    if (server.exit) return;
+    server.exit = how;
+    process.off('exit', stopOnExit);
+    markExited();
+    if (server.ready && !stopping) log(`embedded PostgreSQL exited unexpectedly (${how}):\n${server.stderrTail.join('\n')}`);
+  };
+  child.on('error', (error) => onExit(error.message));
+  child.on('exit', (code, signal) => onExit(signal ? `signal ${signal}` : `exit code ${code}`));
+  // Our event loop need not wait for PostgreSQL: stop() is called on graceful shutdown.
+  child.unref();
+  (child.stderr as unknown as net.Socket).unref();
+  return server;
+}
+
+async function stopPostmaster(server: Postmaster): Promise<void> {
+  if (!server.exit && server.child.pid) await interruptAndWait(server.child.pid, () => server.exit !== undefined);
+  await server.exited; // after a SIGKILL: the exit event is still to come
+}
+
+/** Ready means a query works (the TCP port opens before recovery ends); then make sure `roombook` exists. */
+async function waitUntilReadyWithDatabase(server: Postmaster, port: number, password: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const failure = (what: string) => new Error(`embedded PostgreSQL ${what}; its last messages:\n${server.stderrTail.join('\n')}`);
+  for (;;) {
+    if (Date.now() > deadline) throw failure(`was not ready within ${READY_TIMEOUT_MS / 1000} s`);
+    // Race its exit: something else may hold the port and answer (or hang) in its place.
+    const outcome = await Promise.race([tryDatabase(port, password, deadline), server.exited.then(() => 'exited' as const)]);
+    if (outcome === 'exited') throw failure(`exited before it was ready (${server.exit})`);
+    if (outcome === 'ready') return void (server.ready = true);
+    if (outcome instanceof Error) throw failure(`refused our connection: ${outcome.message}`);
+    await sleep(50);
+  }
+}
+
+/** Never rejects: a losing racer must not become an unhandled rejection. */
+async function tryDatabase(port: number, password: string, deadline: number): Promise<'ready' | 'not yet' | Error> {
+  if (!(await acceptsTcp(port))) return 'not yet';
+  try {
+    await ensureDatabase(port, password, Math.max(1, Math.ceil((deadline - Date.now()) / 1000)));
+    return 'ready';
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    return code === '57P03' || code === 'ECONNREFUSED' || code === 'ECONNRESET' ? 'not yet' : (error as Error);
+  }
+}
+
+function acceptsTcp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function ensureDatabase(port: number, password: string, timeoutSeconds: number): Promise<void> {
+  const sql = postgres({
+    host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres',
+    max: 1, connect_timeout: timeoutSeconds, onnotice: () => {},
+  });
+  try {
+    const [exists] = await sql`select 1 from pg_database where datname = ${DATABASE}`;
+    if (!exists) await sql.unsafe(`create database ${DATABASE}`).catch((e) => { if (e.code !== '42P04') throw e; });
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
