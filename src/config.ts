@@ -12,6 +12,7 @@ interface Setting<T> {
   env: string;
   meaning: string;
   fallback: string; // shown in --help; parsed like a user value
+  documentedDefault?: string; // for the README when the fallback depends on the machine
   accepts: string;
   parse: Parse<T>;
 }
@@ -38,7 +39,9 @@ export const settings = {
     meaning: 'address the API listens on' },
   port: { env: 'PORT', fallback: '3000', accepts: 'an integer 0-65535', parse: integer(0, 65535),
     meaning: 'port the API listens on (all workers share it)' },
-  workers: { env: 'WORKERS', fallback: String(os.availableParallelism()), accepts: 'an integer 1-256',
+  metricsPort: { env: 'METRICS_PORT', fallback: '9100', accepts: 'an integer 0-65535', parse: integer(0, 65535),
+    meaning: 'port of the Prometheus metrics (GET /metrics on HOST), served by the primary, never on the API port (0: any free port)' },
+  workers: { env: 'WORKERS', fallback: String(os.availableParallelism()), documentedDefault: 'number of CPU cores', accepts: 'an integer 1-256',
     parse: integer(1, 256), meaning: 'worker processes (default: number of CPU cores)' },
   databaseUrl: { env: 'DATABASE_URL', fallback: '', accepts: 'a postgres:// URL, or empty', parse: postgresUrl,
     meaning: 'PostgreSQL to use; empty starts the embedded PostgreSQL in DATA_DIR' },
@@ -86,6 +89,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.adminToken === '' && typeof config.host === 'string' && !isLoopback(config.host)) {
     problems.push(`HOST=${config.host} is not a loopback address, and ADMIN_TOKEN is not set: anyone could change rooms and users. Set ADMIN_TOKEN, or HOST=127.0.0.1.`);
+  }
+  if (config.metricsPort !== 0 && config.metricsPort === config.port) {
+    problems.push(`METRICS_PORT=${config.metricsPort} is the API port: metrics are never served on the API port; choose another.`);
   }
   if (problems.length) throw new ConfigError(problems.join('\n'));
   config.dataDir = path.resolve(config.dataDir as string);

@@ -1,27 +1,52 @@
-/** JSON-lines logger on stderr. No per-request logging: callers log events, not traffic. */
-const levels = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
-export type LogLevel = keyof typeof levels;
+import pino from 'pino';
 
-let threshold: number = levels[(process.env.LOG_LEVEL as LogLevel) in levels ? (process.env.LOG_LEVEL as LogLevel) : 'info'];
-const base: Record<string, unknown> = { pid: process.pid };
+/**
+ * JSON-lines logger on stderr (pino). Callers log events, not traffic: requests are logged only
+ * at debug. The API stays `log.info(message, fields)`; pino is an implementation detail.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** The error's own words and code; the stack only when no code says what went wrong. */
+function serialiseError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const code = (error as { code?: unknown }).code;
+  return { type: error.name, message: error.message, code, stack: typeof code === 'string' ? undefined : error.stack };
+}
+
+// Synchronous writes: a line logged just before process.exit (a fatal start) must not be lost,
+// and lines are rare. Lines under 4 KiB are atomic on the pipe that every worker shares.
+const destination = pino.destination({ dest: 2, sync: true });
+const initialLevel = (process.env.LOG_LEVEL ?? 'info') as LogLevel;
+
+function createLogger(level: LogLevel, bindings: Record<string, unknown>): pino.Logger {
+  return pino({
+    level: ['debug', 'info', 'warn', 'error', 'silent'].includes(level) ? level : 'info',
+    messageKey: 'message', // the format tests and operators parse: {"message":"roombook listening",...}
+    base: { pid: process.pid, ...bindings },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    serializers: { error: serialiseError },
+  }, destination);
+}
+
+let logger = createLogger(initialLevel, {});
+let debugEnabled = logger.isLevelEnabled('debug');
 
 export function configureLog(level: LogLevel, fields: Record<string, unknown> = {}): void {
-  threshold = levels[level];
-  Object.assign(base, fields);
+  logger = createLogger(level, fields);
+  debugEnabled = logger.isLevelEnabled('debug');
 }
 
-function write(level: Exclude<LogLevel, 'silent'>, message: string, fields?: Record<string, unknown>): void {
-  if (levels[level] < threshold) return;
-  const error = fields?.error;
-  const safeFields = error instanceof Error
-    ? { ...fields, error: { message: error.message, code: (error as { code?: unknown }).code } }
-    : fields;
-  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level, ...base, message, ...safeFields }) + '\n');
+/** Per-request lines are written at debug only; this check costs a variable read. */
+export function isDebugLogged(): boolean {
+  return debugEnabled;
 }
 
+// The message goes in as the first field, not as pino's msg argument: pino writes that one last,
+// and readers (tests/helpers/server.ts) expect "message" before the fields.
 export const log = {
-  debug: (message: string, fields?: Record<string, unknown>) => write('debug', message, fields),
-  info: (message: string, fields?: Record<string, unknown>) => write('info', message, fields),
-  warn: (message: string, fields?: Record<string, unknown>) => write('warn', message, fields),
-  error: (message: string, fields?: Record<string, unknown>) => write('error', message, fields),
+  debug: (message: string, fields?: Record<string, unknown>) => logger.debug({ message, ...fields }),
+  info: (message: string, fields?: Record<string, unknown>) => logger.info({ message, ...fields }),
+  warn: (message: string, fields?: Record<string, unknown>) => logger.warn({ message, ...fields }),
+  error: (message: string, fields?: Record<string, unknown>) => logger.error({ message, ...fields }),
 };

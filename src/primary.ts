@@ -5,6 +5,8 @@ import { createSql } from './db/sql';
 import { migrate } from './db/migrate';
 import type { EmbeddedDatabase } from './db/embedded';
 import { log } from './log';
+import { PrimaryMetrics, startMetricsServer, type MetricsServer } from './metrics/primary';
+import { version } from './version';
 
 /** Messages between the primary and its workers. */
 export type WorkerMessage = { type: 'ready'; port: number } | { type: 'failed'; reason: string };
@@ -19,7 +21,9 @@ const MAX_RESTART_DELAY_MS = 5000;
  */
 export async function runPrimary(config: Config): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
+  let metricsServer: MetricsServer | undefined;
   let shuttingDown = false;
+  const metrics = new PrimaryMetrics(); // from here on, workers' metric answers are heard
 
   const shutdown = async (exitCode: number, reason: string): Promise<void> => {
     if (shuttingDown) return;
@@ -29,6 +33,7 @@ export async function runPrimary(config: Config): Promise<void> {
       log.error('shutdown took too long; exiting');
       process.exit(exitCode || 1);
     }, config.shutdownTimeoutMs + 1500);
+    await metricsServer?.close(); // a scrape now would only wait on workers that are leaving
     await stopWorkers();
     await embedded?.stop();
     clearTimeout(forced);
@@ -56,10 +61,13 @@ export async function runPrimary(config: Config): Promise<void> {
       await sql.end({ timeout: 2 });
     }
     const port = await checkPortFree(config.host, config.port);
+    metricsServer = await startMetricsServer(metrics, config.host, config.metricsPort,
+      (error) => log.warn('metrics scrape failed', { error }));
     if (!config.adminToken) {
       log.warn('ADMIN_TOKEN is not set: listening on loopback only, and any local client may change rooms and users');
     }
-    await startWorkers(config, databaseUrl, port, Boolean(embedded), () => shuttingDown, shutdown);
+    await startWorkers(config, databaseUrl, port, Boolean(embedded), () => shuttingDown, shutdown,
+      { metrics, port: metricsServer.port });
   } catch (error) {
     log.error(`cannot start: ${(error as Error).message}`);
     await shutdown(1, 'start failed');
@@ -83,7 +91,8 @@ function checkPortFree(host: string, port: number): Promise<number> {
 }
 
 function startWorkers(config: Config, databaseUrl: string, port: number, isEmbedded: boolean,
-  isShuttingDown: () => boolean, shutdown: (code: number, reason: string) => Promise<void>): Promise<void> {
+  isShuttingDown: () => boolean, shutdown: (code: number, reason: string) => Promise<void>,
+  observed: { metrics: PrimaryMetrics; port: number }): Promise<void> {
   const env = { [WORKER_DATABASE_URL]: databaseUrl, PORT: String(port) };
   let failedStarts = 0;
   let everyoneReady = false;
@@ -97,16 +106,18 @@ function startWorkers(config: Config, databaseUrl: string, port: number, isEmbed
       wasReady = true;
       failedStarts = 0;
       ready.add(worker.id);
+      observed.metrics.workersReady.set(ready.size);
       if (!everyoneReady && ready.size === config.workers) {
         everyoneReady = true;
         log.info('roombook listening', {
-          url: `http://${config.host}:${port}`, port, workers: config.workers,
+          url: `http://${config.host}:${port}`, port, metricsPort: observed.port, version, workers: config.workers,
           database: redact(databaseUrl), embeddedPostgres: isEmbedded,
         });
       }
     });
     worker.on('exit', (code, signal) => {
       ready.delete(worker.id);
+      observed.metrics.workersReady.set(ready.size);
       if (isShuttingDown()) return;
       failedStarts = wasReady ? 0 : failedStarts + 1;
       if (failedStarts >= MAX_FAILED_STARTS) {
@@ -115,6 +126,7 @@ function startWorkers(config: Config, databaseUrl: string, port: number, isEmbed
       }
       const delay = Math.min(100 * 2 ** failedStarts, MAX_RESTART_DELAY_MS);
       log.warn('worker died; replacing it', { worker: worker.process.pid, code, signal, delayMs: delay });
+      observed.metrics.workerRestarts.inc();
       setTimeout(() => isShuttingDown() || fork(), delay);
     });
   };

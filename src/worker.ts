@@ -16,6 +16,9 @@ import { healthRoutes } from './http/health';
 import { Access } from './domain/access';
 import { cancelSecret } from './db/settings';
 import { log } from './log';
+import { WorkerMetrics } from './metrics/worker';
+import { apiDocRoutes } from './http/openapi';
+import { version } from './version';
 
 export interface Worker {
   port: number;
@@ -24,15 +27,17 @@ export interface Worker {
 
 /** One worker: config -> sql -> cache -> listener -> http app, listening on HOST:PORT. */
 export async function startWorker(config: Config, databaseUrl: string): Promise<Worker> {
+  const metrics = new WorkerMetrics(); // first, before any await: the primary may ask for metrics at once
   const sql = createSql(databaseUrl, { max: config.poolSize, applicationName: 'roombook' });
   const cache = new ExistenceCache();
   const rooms = new NamedRepository(sql, 'room');
   const users = new NamedRepository(sql, 'user');
   const listener = new NameListener(databaseUrl, sql, cache, { room: rooms, user: users }, config.listenerCheckMs);
-  const batcher = new BookingBatcher(sql, config.batchMaxSize, config.batchMaxInFlight);
+  const batcher = new BookingBatcher(sql, config.batchMaxSize, config.batchMaxInFlight, metrics.batches);
   const today = createTodayClock(config.bookingTimeZone);
   const bookingService = new BookingService(cache, { room: rooms, user: users }, batcher, today);
   let stopping = false;
+  metrics.watch({ cache, batcher, listener, requestsInFlight: inFlight, poolSize: config.poolSize });
 
   await listener.start();
   const access = new Access(config.adminToken, await cancelSecret(sql, config.cancelTokenSecret));
@@ -41,6 +46,7 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
   const room = namedRoutes(rooms, access, today);
   const user = namedRoutes(users, access, today);
   const health = healthRoutes(sql, cache, () => stopping);
+  const docs = apiDocRoutes({ version, adminRequired: access.adminRequired });
   const body = { body: true };
   const id = { params: 1 };
   const idAndBody = { params: 1, body: true };
@@ -63,8 +69,11 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
     ['del', '/users/:id', user.remove, id],
     ['get', '/health', health.health],
     ['get', '/ready', health.ready],
+    ['get', '/openapi.json', docs.openapi],
+    ['get', '/docs', docs.page],
   ];
-  const app = createApp(table, config.maxBodyBytes);
+  docs.publish(table); // the OpenAPI document, built once from this very table
+  const app = createApp(table, config.maxBodyBytes, metrics.http);
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));

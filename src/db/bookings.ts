@@ -68,6 +68,15 @@ interface Pending {
   resolve: (decision: Decision) => void;
   reject: (error: unknown) => void;
   followers?: Pending[]; // later requests for the same (room, day) in the same batch
+  queuedAt: number; // performance.now() when decide() was called
+}
+
+/** Told of every batch (metrics): called once per statement, never per booking. */
+export interface BatchObserver {
+  /** A statement starts: its rows, and how long the oldest of them waited in the queue. */
+  started(size: number, oldestWaitMs: number): void;
+  /** It has decided (retries included) after this long. */
+  finished(durationMs: number): void;
 }
 
 export interface BatchStats {
@@ -82,11 +91,21 @@ export class BookingBatcher {
   private idleWaiters: (() => void)[] = [];
   readonly stats: BatchStats = { batches: 0, bookings: 0 };
 
-  constructor(private readonly sql: Sql, private readonly maxSize: number, private readonly maxInFlight: number) {}
+  constructor(private readonly sql: Sql, private readonly maxSize: number, private readonly maxInFlight: number,
+    private readonly observer?: BatchObserver) {}
+
+  /** Bookings waiting for a statement, and statements running (read by metrics at scrape). */
+  get queued(): number {
+    return this.pending.length;
+  }
+
+  get statementsInFlight(): number {
+    return this.inFlight;
+  }
 
   decide(request: BookingRequest): Promise<Decision> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ request, resolve, reject });
+      this.pending.push({ request, resolve, reject, queuedAt: performance.now() });
       this.schedule();
     });
   }
@@ -115,7 +134,14 @@ export class BookingBatcher {
     this.inFlight++;
     this.stats.batches++;
     this.stats.bookings += batch.length;
+    const started = performance.now();
+    if (this.observer) {
+      let oldest = started;
+      for (const entry of batch) if (entry.queuedAt < oldest) oldest = entry.queuedAt; // requeued ones are older
+      this.observer.started(batch.length, started - oldest);
+    }
     this.run(batch).finally(() => {
+      this.observer?.finished(performance.now() - started);
       this.inFlight--;
       if (this.pending.length > 0) this.schedule();
       else this.notifyIfIdle();

@@ -15,13 +15,18 @@ export interface NameChange {
 
 export class NameIndex {
   private byName = new Map<string, number>();
+  lookups = 0; // read by metrics at scrape
+  misses = 0;
 
   get size(): number {
     return this.byName.size;
   }
 
   idOf(name: string): number | undefined {
-    return this.byName.get(name);
+    const id = this.byName.get(name);
+    this.lookups++;
+    if (id === undefined) this.misses++;
+    return id;
   }
 
   set(name: string, id: number): void {

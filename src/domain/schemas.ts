@@ -3,7 +3,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 
 /**
  * Request schemas: the only declaration of each request type (types are derived with Static)
- * and the source of the OpenAPI document. Checkers are compiled once, at import.
+ * and the source of the OpenAPI document (responses: src/domain/responses.ts). Checkers are
+ * compiled once, at import.
  */
 const Name = Type.String({ maxLength: 256, description: 'trimmed before checking its length' });
 const DateText = Type.String({ maxLength: 32, description: 'DD.MM.YY, DD/MM/YY or YYYY-MM-DD', examples: ['25.11.26'] });
@@ -29,6 +30,43 @@ export type BookingBody = Static<typeof BookingBody>;
 
 export const NameBody = Type.Object({ name: Name }, { additionalProperties: false });
 export type NameBody = Static<typeof NameBody>;
+
+/**
+ * Query parameters and path ids. src/http/params.ts reads the accepted names, ranges and
+ * defaults from these, so the handlers and the OpenAPI document cannot disagree.
+ */
+const MAX_ID = 2147483647; // PostgreSQL integer (rooms, users)
+export const MAX_BOOKING_ID = Number.MAX_SAFE_INTEGER; // bigint ids, read as numbers
+
+const dateText = (description: string) => Type.String({ maxLength: 32, description: `${description}; DD.MM.YY, DD/MM/YY or YYYY-MM-DD` });
+const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'most items in the page' });
+const after = (maximum: number) =>
+  Type.Integer({ minimum: 0, maximum, default: 0, description: 'the `next` of the previous page: items with a larger id' });
+
+export const PageQuery = Type.Object({ limit: Type.Optional(Limit), after: Type.Optional(after(MAX_ID)) },
+  { additionalProperties: false });
+
+export const BookingListQuery = Type.Object({
+  room_id: Type.Optional(Id),
+  user_id: Type.Optional(Id),
+  from: Type.Optional(dateText('bookings on this day or later')),
+  to: Type.Optional(dateText('bookings on this day or earlier')),
+  limit: Type.Optional(Limit),
+  after: Type.Optional(after(MAX_BOOKING_ID)),
+}, { additionalProperties: false });
+
+export const AvailabilityQuery = Type.Object({
+  from: Type.Optional(dateText('first day (default: today)')),
+  to: Type.Optional(dateText('last day (default: 30 days after from); at most 366 days in all')),
+}, { additionalProperties: false });
+
+export const RemoveQuery = Type.Object({
+  cascade: Type.Optional(Type.Boolean({ default: false, description: 'also cancel its bookings of today and later (an empty value means true)' })),
+}, { additionalProperties: false });
+
+/** Path ids: anything but a positive integer is 400 invalid_id; one past the maximum is 404. */
+export const PathId = Type.Integer({ minimum: 1, maximum: MAX_ID });
+export const BookingPathId = Type.Integer({ minimum: 1, maximum: MAX_BOOKING_ID });
 
 export interface Checker<T> {
   check(value: unknown): value is T;

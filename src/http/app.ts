@@ -1,30 +1,43 @@
 import uWS from 'uWebSockets.js';
 import type { Handler, RouteOptions } from './route';
+import type { RouteMeter } from '../metrics/meters';
 import { route } from './route';
 import { errorOf, send, type Reply } from './reply';
+import type { HttpMeters } from '../metrics/http';
 
-type Method = 'get' | 'post' | 'patch' | 'del';
+export type Method = 'get' | 'post' | 'patch' | 'del';
 export type RouteTable = [Method, string, Handler, RouteOptions?][];
 
-const methodNames: Record<Method, string> = { get: 'GET', post: 'POST', patch: 'PATCH', del: 'DELETE' };
+export const methodNames: Record<Method, string> = { get: 'GET', post: 'POST', patch: 'PATCH', del: 'DELETE' };
 const NOT_FOUND = errorOf('not_found');
 
 /**
  * Builds the uWS app from the route table (src/worker.ts holds it, on one screen). A known path
  * with another method is a 405 naming the allowed ones; anything else is a 404.
  */
-export function createApp(table: RouteTable, maxBodyBytes: number): uWS.TemplatedApp {
+export function createApp(table: RouteTable, maxBodyBytes: number, meters?: HttpMeters): uWS.TemplatedApp {
   const app = uWS.App();
   const allowed = new Map<string, string[]>();
   for (const [method, path, handler, options] of table) {
-    app[method](path, route(handler, options ?? {}, maxBodyBytes));
+    app[method](path, route(handler, options ?? {}, maxBodyBytes, meters?.forRoute(methodNames[method], path)));
     allowed.set(path, [...(allowed.get(path) ?? []), methodNames[method]]);
   }
   for (const [path, methods] of allowed) {
     const reply: Reply = { ...errorOf('method_not_allowed', `Use ${methods.join(' or ')} on this path.`) };
     reply.headers = { ...reply.headers, Allow: methods.join(', ') };
-    app.any(path, (res) => send(res, reply));
+    app.any(path, answerWith(reply, meters?.forRoute('OTHER', path)));
   }
-  app.any('/*', (res) => send(res, NOT_FOUND));
+  app.any('/*', answerWith(NOT_FOUND, meters?.forRoute('ANY', '(unmatched)')));
   return app;
+}
+
+/** A fixed answer (404, 405), counted like every other; nothing is awaited, so no abort handler. */
+function answerWith(reply: Reply, meter: RouteMeter | undefined) {
+  // HEAD ends up here (no route takes it): a body would be read by the client as its next response.
+  const headReply: Reply = { ...reply, body: undefined };
+  return (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
+    const started = performance.now();
+    send(res, req.getMethod() === 'head' ? headReply : reply);
+    meter?.record(reply.status, (performance.now() - started) / 1000);
+  };
 }

@@ -1,5 +1,5 @@
 import { AppError } from '../errors';
-import { AvailabilityQuery, BookingListQuery, checkBookBody, checkBookingBody, type Checker } from '../domain/schemas';
+import { AvailabilityQuery, BookingListQuery, MAX_BOOKING_ID, checkBookBody, checkBookingBody, type Checker } from '../domain/schemas';
 import type { BookingInput, BookingService, Reference } from '../domain/booking';
 import type { BookingRecords } from '../db/booking-records';
 import type { NamedRepository } from '../db/named';
@@ -9,7 +9,6 @@ import { Query, pathId } from './params';
 import type { Request } from './route';
 import type { Reply } from './reply';
 
-const MAX_BOOKING_ID = Number.MAX_SAFE_INTEGER;
 const MAX_AVAILABILITY_DAYS = 366;
 const LAST_DAY = '9999-12-31';
 

@@ -1,5 +1,5 @@
 import { AppError } from '../errors';
-import { checkNameBody } from '../domain/schemas';
+import { checkNameBody, PageQuery, RemoveQuery } from '../domain/schemas';
 import { normalised } from '../domain/booking';
 import type { NamedRepository } from '../db/named';
 import type { Access } from '../domain/access';
@@ -26,9 +26,9 @@ export function namedRoutes(repository: NamedRepository, access: Access, today: 
     },
 
     list: async (request: Request): Promise<Reply> => {
-      const query = new Query(request.query, ['limit', 'after']);
-      const limit = query.integer('limit', { min: 1, max: 1000, fallback: 100 })!;
-      const items = await repository.list(query.integer('after', { min: 0, max: 2147483647, fallback: 0 })!, limit);
+      const query = new Query(request.query, PageQuery); // names, ranges and defaults
+      const limit = query.integer('limit')!;
+      const items = await repository.list(query.integer('after')!, limit);
       return { status: 200, body: { items, next: items.length === limit ? items[items.length - 1].id : null } };
     },
 
@@ -43,7 +43,7 @@ export function namedRoutes(repository: NamedRepository, access: Access, today: 
     remove: async (request: Request): Promise<Reply> => {
       access.requireAdmin(request.headers.authorization);
       const id = pathId(request.params[0]);
-      const cascade = new Query(request.query, ['cascade']).boolean('cascade');
+      const cascade = new Query(request.query, RemoveQuery).boolean('cascade');
       await repository.remove(id, cascade, today());
       return { status: 204 };
     },

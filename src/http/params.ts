@@ -1,3 +1,4 @@
+import type { TObject, TSchema } from '@sinclair/typebox';
 import { AppError } from '../errors';
 import { parseDay } from '../domain/dates';
 
@@ -12,10 +13,23 @@ export function pathId(raw: string, max = MAX_INT): number {
   return id;
 }
 
+interface IntegerRange {
+  min: number;
+  max: number;
+  fallback?: number;
+}
+
+/**
+ * The query string of one request. Given a TypeBox object (src/domain/schemas.ts), its
+ * properties are the accepted names and an integer's range and default come from there.
+ */
 export class Query {
   private readonly values = new Map<string, string>();
+  private readonly declared: Record<string, TSchema> | undefined;
 
-  constructor(raw: string, allowed: readonly string[]) {
+  constructor(raw: string, accepted: readonly string[] | TObject) {
+    this.declared = 'properties' in accepted ? accepted.properties : undefined;
+    const allowed = 'properties' in accepted ? Object.keys(accepted.properties) : accepted;
     for (const [key, value] of new URLSearchParams(raw)) {
       if (!allowed.includes(key)) throw invalid(`Unknown query parameter ${JSON.stringify(key.slice(0, 40))}; accepted: ${allowed.join(', ')}.`);
       if (this.values.has(key)) throw invalid(`The query parameter ${key} is given twice.`);
@@ -23,7 +37,8 @@ export class Query {
     }
   }
 
-  integer(key: string, { min, max, fallback }: { min: number; max: number; fallback?: number }): number | undefined {
+  integer(key: string, range: IntegerRange = this.declaredRange(key)): number | undefined {
+    const { min, max, fallback } = range;
     const raw = this.values.get(key);
     if (raw === undefined) return fallback;
     const value = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
@@ -37,6 +52,12 @@ export class Query {
     const day = parseDay(raw);
     if (day === undefined) throw invalid(`${key} must be a date in the form DD.MM.YY, DD/MM/YY or YYYY-MM-DD.`);
     return day;
+  }
+
+  private declaredRange(key: string): IntegerRange {
+    const schema = this.declared?.[key];
+    if (schema?.type !== 'integer') throw new Error(`query parameter ${key} is not declared as an integer`); // a bug, not input
+    return { min: schema.minimum, max: schema.maximum, fallback: schema.default };
   }
 
   boolean(key: string): boolean {

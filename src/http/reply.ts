@@ -23,6 +23,7 @@ export interface Reply {
   body?: unknown; // JSON-serialised; absent for 204
   headers?: Record<string, string>;
   closeConnection?: boolean;
+  contentType?: string; // default application/json; a PreSerialised body is sent as it is
 }
 
 export function errorReply(error: AppError, headers?: Record<string, string>): Reply {
@@ -50,7 +51,7 @@ export function send(res: HttpResponse, reply: Reply): void {
       res.endWithoutBody(0, reply.closeConnection);
       return;
     }
-    res.writeHeader('Content-Type', JSON_TYPE);
+    res.writeHeader('Content-Type', reply.contentType ?? JSON_TYPE);
     const text = reply.body instanceof PreSerialised ? reply.body.text : JSON.stringify(reply.body);
     res.end(text, reply.closeConnection);
   });

@@ -34,9 +34,11 @@ const jsonContentType = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 export function route(handler: Handler, options: RouteOptions, maxBodyBytes: number, meter?: RouteMeter) {
   const paramCount = options.params ?? 0;
   return (res: HttpResponse, req: HttpRequest): void => {
-    const state = { aborted: false, started: performance.now(), meter };
+    const state = { aborted: false, counted: true, started: performance.now(), meter };
     res.onAborted(() => {
       state.aborted = true;
+      // Nobody waits for this answer now; a body that never arrives would otherwise stay counted forever.
+      release(state);
     });
     const params: string[] = [];
     for (let i = 0; i < paramCount; i++) params.push(req.getParameter(i) ?? '');
@@ -71,12 +73,20 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
 
 interface RequestState {
   aborted: boolean;
+  counted: boolean; // still in inFlight
   started: number; // performance.now() at arrival
   meter: RouteMeter | undefined;
 }
 
-function finish(res: HttpResponse, state: RequestState, reply: Reply, request: Request): void {
+/** Counts a request out of inFlight once, whether it was answered or aborted first. */
+function release(state: RequestState): void {
+  if (!state.counted) return;
+  state.counted = false;
   inFlight.count--;
+}
+
+function finish(res: HttpResponse, state: RequestState, reply: Reply, request: Request): void {
+  release(state);
   if (!state.aborted) send(res, reply);
   // 499 (nginx's "client closed request"): no answer went out. Metering costs an array index.
   const status = state.aborted ? 499 : reply.status;

@@ -8,6 +8,8 @@ import path from 'node:path';
 export interface RunningServer {
   url: string;
   port: number;
+  metricsUrl: string; // the primary's Prometheus endpoint: GET /metrics
+  metricsPort: number;
   process: ChildProcess;
   logs: () => string;
   /** Signals the primary and resolves with its exit code once it has exited. */
@@ -19,7 +21,8 @@ export const MAIN = path.resolve(__dirname, '../../dist/src/main.js');
 
 export function runMain(env: Record<string, string>, args: string[] = []): ChildProcess {
   return spawn(process.execPath, [MAIN, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    // METRICS_PORT=0: servers of parallel test files must not all claim the default 9100.
+    env: { ...process.env, LOG_LEVEL: 'info', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -30,6 +33,7 @@ export async function startServer(options: { databaseUrl?: string; workers?: num
   const child = runMain(env);
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let metricsPort = 0;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${output}`)), 30_000);
     const onData = (chunk: Buffer) => {
@@ -37,6 +41,7 @@ export async function startServer(options: { databaseUrl?: string; workers?: num
       const match = /"message":"roombook listening".*?"port":(\d+)/.exec(output);
       if (match) {
         clearTimeout(timer);
+        metricsPort = Number(/"message":"roombook listening".*?"metricsPort":(\d+)/.exec(output)?.[1] ?? 0);
         resolve(Number(match[1]));
       }
     };
@@ -50,6 +55,8 @@ export async function startServer(options: { databaseUrl?: string; workers?: num
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    metricsPort,
     process: child,
     logs: () => output,
     exited,

@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import { createDatabase } from '../helpers/database';
+import { startServer, type RunningServer } from '../helpers/server';
+import { client, dayFromToday } from '../helpers/http';
+
+/**
+ * Prometheus metrics: served by the primary on METRICS_PORT, counting the requests of every
+ * worker. Stories: N requests under load raise the request counter by exactly N; a worker that
+ * dies is counted as restarted.
+ */
+const WORKERS = 2;
+let server: RunningServer;
+let database: Awaited<ReturnType<typeof createDatabase>>;
+
+interface Sample { name: string; labels: Record<string, string>; value: number }
+
+async function scrape(): Promise<Sample[]> {
+  const response = await fetch(server.metricsUrl);
+  expect(response.status).toBe(200);
+  const text = await response.text();
+  return text.split('\n').filter((line) => line !== '' && !line.startsWith('#')).map((line) => {
+    const [, name, labelText, value] = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line)!;
+    const labels = Object.fromEntries([...(labelText ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, text]) => [key, text]));
+    return { name, labels, value: Number(value) };
+  });
+}
+
+/** The sum of one metric's samples whose labels include `where`. */
+function total(samples: Sample[], name: string, where: Record<string, string> = {}): number {
+  return samples.filter((sample) => sample.name === name && Object.entries(where).every(([key, value]) => sample.labels[key] === value))
+    .reduce((sum, sample) => sum + sample.value, 0);
+}
+
+/** Runs the tasks with at most `concurrency` at once. */
+async function pool(tasks: (() => Promise<unknown>)[], concurrency: number): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < tasks.length) await tasks[next++]();
+  }));
+}
+
+beforeAll(async () => {
+  database = await createDatabase();
+  server = await startServer({ databaseUrl: database.url, workers: WORKERS });
+});
+afterAll(async () => {
+  await server?.stop();
+  await database?.drop();
+});
+
+test('the primary serves metrics on its own port, never on the API port', async () => {
+  expect(server.metricsPort).toBeGreaterThan(0);
+  expect(server.metricsPort).not.toBe(server.port);
+  const metrics = await fetch(server.metricsUrl);
+  expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  expect((await client(server.url).get('/metrics')).status).toBe(404);
+  expect((await fetch(server.metricsUrl.replace('/metrics', '/other'))).status).toBe(404);
+  const samples = await scrape();
+  expect(total(samples, 'roombook_worker_up')).toBe(WORKERS); // every worker answered this scrape
+  expect(total(samples, 'roombook_workers_ready')).toBe(WORKERS);
+  expect(total(samples, 'roombook_db_pool_connections_max')).toBe(WORKERS * 4); // DB_POOL_SIZE default
+});
+
+test('under load, the workers\' counts add up to the requests sent', async () => {
+  const api = client(server.url);
+  const rooms = ['MROOM1', 'MROOM2', 'MROOM3', 'MROOM4'];
+  for (const name of rooms) expect((await api.post('/rooms', { name })).status).toBe(201);
+  expect((await api.post('/users', { name: 'meter' })).status).toBe(201);
+  const bookings = rooms.flatMap((room) => Array.from({ length: 50 }, (_, i) => ({ room_name: room, user_name: 'meter', date: dayFromToday(i + 1) })));
+  const healthChecks = 400;
+  const before = await scrape();
+
+  let loading = true;
+  const scrapesDuringLoad = (async () => {
+    let scrapes = 0;
+    let last = total(before, 'roombook_http_requests_total');
+    while (loading) {
+      const now = total(await scrape(), 'roombook_http_requests_total');
+      expect(now).toBeGreaterThanOrEqual(last); // no worker's answer is ever missing from a sum
+      last = now;
+      scrapes++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return scrapes;
+  })();
+  const tasks = [
+    ...bookings.map((body) => async () => expect((await api.post('/book', body)).status).toBe(201)),
+    ...Array.from({ length: healthChecks }, () => async () => expect((await api.get('/health')).status).toBe(200)),
+  ].sort(() => Math.random() - 0.5);
+  await pool(tasks, 32);
+  loading = false;
+  expect(await scrapesDuringLoad).toBeGreaterThan(0);
+
+  const after = await scrape();
+  const delta = (name: string, where: Record<string, string> = {}) => total(after, name, where) - total(before, name, where);
+  expect(delta('roombook_http_requests_total')).toBe(bookings.length + healthChecks);
+  expect(delta('roombook_http_requests_total', { route: '/health', method: 'GET', status: '200' })).toBe(healthChecks);
+  expect(delta('roombook_http_requests_total', { route: '/book', method: 'POST', status: '201' })).toBe(bookings.length);
+  expect(delta('roombook_http_request_duration_seconds_count', { route: '/book' })).toBe(bookings.length);
+  expect(delta('roombook_http_request_duration_seconds_bucket', { route: '/health', le: '+Inf' })).toBe(healthChecks);
+  // Every booking here is for its own (room, day): each is one row of some batch.
+  expect(delta('roombook_booking_batch_size_sum')).toBe(bookings.length);
+  expect(delta('roombook_booking_batch_size_count')).toBeGreaterThan(0);
+  expect(delta('roombook_booking_batch_wait_seconds_count')).toBe(delta('roombook_booking_batch_size_count'));
+  expect(delta('roombook_cache_lookups_total', { kind: 'room' })).toBe(bookings.length);
+  expect(total(after, 'roombook_cache_entries', { kind: 'room' })).toBe(rooms.length);
+  expect(total(after, 'roombook_http_requests_in_flight')).toBe(0);
+});
+
+/** The worker processes of the primary, from /proc (field 4 of stat is the parent's pid). */
+function workerPids(primaryPid: number): number[] {
+  return fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === primaryPid;
+    } catch {
+      return false; // exited meanwhile
+    }
+  }).map(Number);
+}
+
+test('a worker that dies is replaced and counted, and scrapes go on meanwhile', async () => {
+  const workers = workerPids(server.process.pid!);
+  expect(workers).toHaveLength(WORKERS);
+  const restartsBefore = total(await scrape(), 'roombook_worker_restarts_total');
+  process.kill(workers[0], 'SIGKILL');
+  const deadline = Date.now() + 15_000;
+  let samples = await scrape();
+  while (Date.now() < deadline && !(total(samples, 'roombook_worker_restarts_total') === restartsBefore + 1
+    && total(samples, 'roombook_workers_ready') === WORKERS && total(samples, 'roombook_worker_up') === WORKERS)) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    samples = await scrape();
+  }
+  expect(total(samples, 'roombook_worker_restarts_total')).toBe(restartsBefore + 1);
+  expect(total(samples, 'roombook_workers_ready')).toBe(WORKERS);
+  expect(total(samples, 'roombook_worker_up')).toBe(WORKERS);
+});
