@@ -1,0 +1,331 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import type postgres from 'postgres';
+import { settings } from '../../src/config';
+import { connect, createDatabase } from '../helpers/database';
+import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
+import { client, dayFromToday } from '../helpers/http';
+
+/**
+ * The process model as an operator meets it: bad settings, a taken port, an unreachable
+ * database, signals, and workers that die. Every test runs the real dist/src/main.js.
+ */
+const ADMIN_TOKEN = 'process-test-admin-token';
+const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+let database: Awaited<ReturnType<typeof createDatabase>>;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  database = await createDatabase();
+  sql = connect(database.url);
+});
+afterAll(async () => {
+  await sql?.end();
+  await database?.drop();
+});
+
+/** A port nothing listens on (free a moment ago). */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+function listenOn(port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => resolve(server));
+  });
+}
+
+const closeServer = (server: net.Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
+
+function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
+}
+
+/** A process exists and is not a zombie. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of the processes whose parent is `pid` (the primary's workers). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      /* exited while we looked */
+    }
+  }
+  return children;
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** One booking on a new connection; network errors are answers too (status 0). */
+function bookFresh(port: number, body: unknown): Promise<{ status: number; body: any }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve) => {
+    const request = http.request({
+      host: '127.0.0.1', port, method: 'POST', path: '/book', agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+    }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, body: text === '' ? undefined : JSON.parse(text) }));
+      response.on('error', () => resolve({ status: 0, body: undefined }));
+    });
+    request.on('error', () => resolve({ status: 0, body: undefined }));
+    request.end(payload);
+  });
+}
+
+async function listenerPids(): Promise<number[]> {
+  const rows = await sql`SELECT pid FROM pg_stat_activity
+    WHERE application_name = 'roombook-listener' AND datname = current_database()`;
+  return rows.map((row) => row.pid as number);
+}
+
+async function createRoomAndUser(server: RunningServer, room: string, user: string): Promise<void> {
+  const api = client(server.url);
+  expect((await api.post('/rooms', { name: room }, ADMIN)).status).toBe(201);
+  expect((await api.post('/users', { name: user }, ADMIN)).status).toBe(201);
+}
+
+describe('configuration', () => {
+  test.each([
+    ['PORT', 'abc'],
+    ['WORKERS', '0'],
+    ['BOOKING_TZ', 'Mars/Olympus'],
+    ['DATABASE_URL', 'mysql://root@127.0.0.1/roombook'],
+    ['LOG_LEVEL', 'loud'],
+  ])('%s=%s: exit code 1 and a message naming the variable', async (name, value) => {
+    const { code, output } = await collect(runMain({ DATABASE_URL: database.url, [name]: value }));
+    expect(code).toBe(1);
+    expect(output).toContain('invalid configuration');
+    expect(output).toContain(`${name}=${JSON.stringify(value)} is not valid`);
+    expect(output).toContain('--help');
+    expect(output).not.toContain('"level"'); // refused before anything started (no log lines)
+  });
+
+  test('every invalid variable is named in the one message', async () => {
+    const { code, output } = await collect(runMain({ DATABASE_URL: database.url, PORT: 'abc', WORKERS: '0' }));
+    expect(code).toBe(1);
+    expect(output).toContain('PORT="abc" is not valid');
+    expect(output).toContain('WORKERS="0" is not valid');
+  });
+
+  test('--help lists every variable and exits 0, whatever the environment holds', async () => {
+    const { code, output } = await collect(runMain({ PORT: 'abc', DATABASE_URL: 'postgres://nowhere.invalid/x' }, ['--help']));
+    expect(code).toBe(0);
+    for (const { env } of Object.values(settings)) expect(output).toMatch(new RegExp(`^  ${env} `, 'm'));
+    for (const env of ['PORT', 'WORKERS', 'DATABASE_URL', 'BOOKING_TZ', 'LISTENER_CHECK_MS', 'SHUTDOWN_TIMEOUT_MS']) {
+      expect(output).toContain(env);
+    }
+  });
+});
+
+describe('start failures', () => {
+  test('a port already in use: exit code 1, a message naming the port, nothing left listening', async () => {
+    const port = await freePort();
+    const squatter = await listenOn(port);
+    try {
+      const primary = runMain({ DATABASE_URL: database.url, PORT: String(port), WORKERS: '2' });
+      const { code, output } = await within(10_000, collect(primary), 'the primary to exit').finally(() => primary.kill('SIGKILL'));
+      expect(code).toBe(1);
+      expect(output).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(output).not.toContain('roombook listening');
+    } finally {
+      await closeServer(squatter);
+    }
+    expect(await refusesConnections(port)).toBe(true); // no worker of ours holds it (SO_REUSEPORT would hide behind ours)
+    await closeServer(await listenOn(port));
+  });
+
+  test('the database unreachable: the primary exits 1 with a clear message within 10 s', async () => {
+    const started = Date.now();
+    const port = await freePort();
+    const primary = runMain({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/roombook`, PORT: '0', WORKERS: '1' });
+    try {
+      const { code, output } = await within(10_000, collect(primary), 'the primary to exit');
+      expect(code).toBe(1);
+      expect(output).toMatch(new RegExp(`cannot start: .*(ECONNREFUSED|refused).*127\\.0\\.0\\.1:${port}`));
+    } finally {
+      if (primary.exitCode === null) primary.kill('SIGKILL');
+    }
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  test('the primary gives up when its workers keep dying at start (the port taken after its check)', async () => {
+    // Another program binds the port in the moment between the primary's free-port check and its
+    // workers' listen (done here as soon as the first worker process exists): every worker fails.
+    const port = await freePort();
+    const primary = runMain({ DATABASE_URL: database.url, PORT: String(port), WORKERS: '1' });
+    const result = collect(primary);
+    let squatter: net.Server | undefined;
+    try {
+      await waitFor('the first worker', () => childrenOf(primary.pid!).length > 0, 10_000, 2);
+      squatter = await listenOn(port);
+      const { code, output } = await within(25_000, result, 'the primary to give up'); // ~4 s on an idle machine
+      expect(code).toBe(1);
+      expect(output).toContain(`cannot listen on 127.0.0.1:${port}`);
+      expect(output).toMatch(/workers keep dying at start \(5 in a row/);
+      expect(output).not.toContain('roombook listening');
+    } finally {
+      if (primary.exitCode === null) primary.kill('SIGKILL');
+      if (squatter) await closeServer(squatter);
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  test.each(['SIGTERM', 'SIGINT'] as const)('%s under load: exit 0 within 10 s, and every 201 is in the database', async (signal) => {
+    const server = await startServer({ databaseUrl: database.url, workers: 2, env: { ADMIN_TOKEN } });
+    const room = `STOP-${signal}`;
+    const user = `stopper-${signal.toLowerCase()}`;
+    const confirmed: { id: number; date: string }[] = [];
+    const refused: string[] = [];
+    const LANES = 8;
+    try {
+      await createRoomAndUser(server, room, user);
+      const api = client(server.url);
+      // Keep-alive connections (fetch): requests keep arriving on open connections during the stop.
+      const lane = async (first: number): Promise<void> => {
+        for (let day = first; day < 20_000; day += LANES) {
+          try {
+            const answer = await api.post('/book', { room_name: room, user_name: user, date: dayFromToday(day) });
+            if (answer.status === 201) confirmed.push({ id: answer.body.id, date: answer.body.date });
+            else refused.push(`${answer.status} ${answer.body?.error}`);
+          } catch {
+            return; // the server has gone
+          }
+        }
+      };
+      const lanes = Array.from({ length: LANES }, (_, i) => lane(1 + i));
+      await waitFor('bookings under way', () => confirmed.length >= 100, 10_000);
+
+      const workers = childrenOf(server.process.pid!);
+      expect(workers).toHaveLength(2);
+      const signalled = Date.now();
+      const code = await server.stop(signal);
+      const tookMs = Date.now() - signalled;
+      const workersLeft = workers.filter(isRunning);
+      await Promise.all(lanes);
+
+      expect(code).toBe(0);
+      expect(tookMs).toBeLessThan(10_000);
+      expect(workersLeft).toEqual([]); // the primary exits after its workers, not before
+      // Requests that reach a stopping worker may be refused with a 503 (nothing done, retry
+      // elsewhere); never a 500, never another answer for these distinct days.
+      expect(refused.filter((answer) => !answer.startsWith('503 '))).toEqual([]);
+      const rows = await sql`SELECT b.id::int AS id, b.day FROM bookings b JOIN rooms r ON r.id = b.room_id WHERE r.name = ${room}`;
+      const stored = new Map(rows.map((row) => [row.id as number, row.day as string]));
+      const missing = confirmed.filter((booking) => stored.get(booking.id) !== booking.date);
+      expect(missing).toEqual([]);
+      expect(server.logs()).toContain('"message":"stopped"');
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  });
+});
+
+describe('worker replacement', () => {
+  let server: RunningServer;
+  afterEach(async () => {
+    await server?.stop();
+  });
+
+  test('a worker killed with SIGKILL is replaced within 2 s, and bookings keep succeeding meanwhile', async () => {
+    const WORKERS = 2;
+    server = await startServer({ databaseUrl: database.url, workers: WORKERS, env: { ADMIN_TOKEN } });
+    await createRoomAndUser(server, 'PHOENIX', 'phoenix-user');
+    const primaryPid = server.process.pid!;
+    const original = childrenOf(primaryPid);
+    expect(original).toHaveLength(WORKERS);
+    const originalListeners = await listenerPids();
+
+    const answers: { status: number; at: number }[] = [];
+    const succeededSince = (time: number) => answers.filter((answer) => answer.at > time && answer.status === 201).length;
+    let running = true;
+    let nextDay = 1;
+    const lane = async (): Promise<void> => {
+      while (running) {
+        const answer = await bookFresh(server.port, { room_name: 'phoenix', user_name: 'phoenix-user', date: dayFromToday(nextDay++) });
+        answers.push({ status: answer.status, at: Date.now() });
+      }
+    };
+    const lanes = Array.from({ length: 4 }, lane);
+    let killedAt = 0;
+    let subscribedAt = 0;
+    let replacedAfterMs = Infinity;
+    try {
+      await waitFor('bookings under way', () => succeededSince(0) >= 20, 5000);
+      const [victim] = original;
+      killedAt = Date.now();
+      process.kill(victim, 'SIGKILL');
+      await waitFor('a new worker process', () => {
+        const now = childrenOf(primaryPid);
+        return now.length === WORKERS && !now.includes(victim) && now.some((pid) => !original.includes(pid));
+      }, 2000, 10);
+      replacedAfterMs = Date.now() - killedAt;
+      // The new worker subscribes (a new LISTEN connection) before it listens for HTTP.
+      await waitFor('the new worker subscribed', async () => {
+        const now = await listenerPids();
+        return now.length === WORKERS && now.some((pid) => !originalListeners.includes(pid));
+      }, 5000);
+      subscribedAt = Date.now();
+      await waitFor('bookings after the replacement', () => succeededSince(subscribedAt) >= 20, 5000);
+    } finally {
+      running = false;
+      await Promise.all(lanes);
+    }
+
+    expect(replacedAfterMs).toBeLessThan(2000);
+    expect(server.logs()).toContain('worker died; replacing it');
+    expect(succeededSince(killedAt)).toBeGreaterThan(20);
+    expect(answers.filter((answer) => answer.status >= 500)).toEqual([]);
+    // Only connections the dead worker had accepted may fail, as a connection error, not an
+    // answer; none fails before the kill or once the new worker is up.
+    expect(answers.filter((answer) => answer.status !== 201 && answer.status !== 0)).toEqual([]);
+    const failed = answers.filter((answer) => answer.status === 0);
+    expect(failed.filter((answer) => answer.at < killedAt || answer.at > subscribedAt)).toEqual([]);
+  });
+});
