@@ -23,6 +23,7 @@ export class NameListener {
   private reloadNeeded = false;
   private stopped = false;
   private lastReload: Promise<void> | undefined;
+  private checking = false; // one check at a time, its reconnect included
   reloads = 0;
 
   constructor(
@@ -120,8 +121,21 @@ export class NameListener {
     else if (this.reloadNeeded && !this.stopped) await this.reload();
   }
 
+  /**
+   * Checks never overlap: a check started while another re-subscribes would send its ping before
+   * the new LISTEN, miss it, re-subscribe in turn, and so on every second (seen after an outage).
+   */
   private async check(): Promise<void> {
-    if (this.stopped || this.pendingPing) return;
+    if (this.stopped || this.checking) return;
+    this.checking = true;
+    try {
+      await this.checkOnce();
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async checkOnce(): Promise<void> {
     const token = `${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
     const arrived = new Promise<boolean>((resolve) => {
       this.pendingPing = { token, arrived: () => resolve(true) };
