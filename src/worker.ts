@@ -9,7 +9,7 @@ import { ExistenceCache } from './domain/existence';
 import { BookingService } from './domain/booking';
 import { createTodayClock } from './domain/dates';
 import { createApp, type RouteTable } from './http/app';
-import { inFlight } from './http/route';
+import { draining, inFlight } from './http/route';
 import { bookingRoutes } from './http/bookings';
 import { namedRoutes } from './http/named';
 import { healthRoutes } from './http/health';
@@ -82,14 +82,16 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
   async function stop(): Promise<void> {
     if (stopping) return;
     stopping = true;
+    draining.active = true;
     uWS.us_listen_socket_close(listenSocket);
     const deadline = Date.now() + config.shutdownTimeoutMs;
     while (inFlight.count > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     await Promise.race([batcher.drained(), new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
     if (inFlight.count > 0) log.warn('stopping with requests still in flight', { requests: inFlight.count });
+    // Connections first, then the database: nothing may reach a closed pool and read as db_unavailable.
+    (app as unknown as { close(): void }).close(); // closes keep-alive connections too (uWS ≥ 20.26; not in its typings)
     await listener.stop();
     await sql.end({ timeout: 2 });
-    (app as unknown as { close(): void }).close(); // closes keep-alive connections too (uWS ≥ 20.26; not in its typings)
   }
 
   return { port: uWS.us_socket_local_port(listenSocket), stop };

@@ -25,6 +25,9 @@ export interface RouteOptions {
 /** Requests being answered by this worker: graceful shutdown waits for it to reach zero. */
 export const inFlight = { count: 0 };
 
+/** Set when this worker begins a graceful stop: requests still arriving on open connections are refused. */
+export const draining = { active: false };
+
 const jsonContentType = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 
 /**
@@ -52,7 +55,9 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
     };
     inFlight.count++;
     let answer: Promise<Reply>;
-    if (options.body) {
+    if (draining.active) {
+      answer = Promise.reject(new AppError('shutting_down'));
+    } else if (options.body) {
       const contentType = req.getHeader('content-type');
       const declared = req.getHeader('content-length');
       answer = contentType !== '' && !jsonContentType.test(contentType)
@@ -99,6 +104,8 @@ function failureReply(error: unknown, request: Request, hadBody: boolean): Reply
   const appError = toAppError(error);
   if (appError.code === 'internal') log.error('request failed', { error, method: request.method, url: request.url });
   // A body we stopped reading cannot be skipped: the connection must close after the answer.
-  const closeConnection = hadBody && (appError.code === 'body_too_large' || appError.code === 'unsupported_media_type');
+  // A stopping worker closes each connection as it answers, so clients reconnect to another worker.
+  const closeConnection = appError.code === 'shutting_down'
+    || (hadBody && (appError.code === 'body_too_large' || appError.code === 'unsupported_media_type'));
   return { ...errorReply(appError), closeConnection };
 }

@@ -253,9 +253,9 @@ describe('graceful shutdown', () => {
       expect(code).toBe(0);
       expect(tookMs).toBeLessThan(10_000);
       expect(workersLeft).toEqual([]); // the primary exits after its workers, not before
-      // Requests that reach a stopping worker may be refused with a 503 (nothing done, retry
-      // elsewhere); never a 500, never another answer for these distinct days.
-      expect(refused.filter((answer) => !answer.startsWith('503 '))).toEqual([]);
+      // Requests that reach a stopping worker are refused with 503 shutting_down (nothing done,
+      // retry elsewhere): not db_unavailable, never a 500, never another answer for these days.
+      expect(refused.filter((answer) => answer !== '503 shutting_down')).toEqual([]);
       const rows = await sql`SELECT b.id::int AS id, b.day FROM bookings b JOIN rooms r ON r.id = b.room_id WHERE r.name = ${room}`;
       const stored = new Map(rows.map((row) => [row.id as number, row.day as string]));
       const missing = confirmed.filter((booking) => stored.get(booking.id) !== booking.date);
