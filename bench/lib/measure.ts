@@ -1,0 +1,114 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { countBookings, doubleBookedSlots, resetBookings, type Sql } from './database';
+import { runLoad, type LoadResult, type LoadSpec, type Tool } from './load';
+import type { BatchFigures } from './metrics';
+import { median, sum } from './stats';
+
+/**
+ * One measured load run, and for roombook the SQL check around it: the 201s seen must equal the
+ * rows written, and no (room, day) may hold two bookings.
+ */
+export interface Check {
+  rowsBefore: number;
+  rowsAfter: number;
+  written: number;
+  created: number; // 201s the load generator saw
+  doubleBooked: number;
+  /**
+   * exact: written = 201s. cut-off: up to one booking per connection more was written than seen,
+   * the answers wrk dropped when its time was up. MISMATCH: anything else.
+   */
+  verdict: 'exact' | 'cut-off' | 'MISMATCH';
+}
+
+/** CPU seconds used during the load: the server's tree, PostgreSQL's (roombook only), the load generator. */
+export interface CpuUse { server: number; postgres?: number; loadGenerator: number }
+
+export interface RunRecord {
+  scenario: string;
+  run: number; // 0: the warm-up, discarded
+  load: LoadResult;
+  check?: Check;
+  cpu?: CpuUse;
+  batches?: BatchFigures; // roombook's metrics: mean batch size and statement time in this run
+}
+
+/** Called right before and right after the load itself (CPU readings), outside the SQL checks. */
+export interface Around { before(): void; after(): void }
+
+export async function measure(tool: Tool, spec: LoadSpec, repoRoot: string, sql: Sql | undefined, reset: boolean,
+  around?: Around): Promise<{ load: LoadResult; check?: Check }> {
+  if (sql && reset) await resetBookings(sql);
+  const rowsBefore = sql ? await countBookings(sql) : 0;
+  around?.before();
+  const load = await runLoad(tool, spec, repoRoot);
+  around?.after();
+  if (!sql) return { load };
+  const rowsAfter = await settledCount(sql);
+  const written = rowsAfter - rowsBefore;
+  const created = load.statuses['201'] ?? 0;
+  const doubleBooked = await doubleBookedSlots(sql);
+  const gap = written - created;
+  const verdict = doubleBooked > 0 || gap < 0 || gap > spec.connections ? 'MISMATCH' : gap === 0 ? 'exact' : 'cut-off';
+  return { load, check: { rowsBefore, rowsAfter, written, created, doubleBooked, verdict } };
+}
+
+/** Statements still running when the load stopped commit a moment later: wait until the count holds. */
+async function settledCount(sql: Sql): Promise<number> {
+  let previous = -1;
+  for (let i = 0; i < 50; i++) {
+    const count = await countBookings(sql);
+    if (count === previous) return count;
+    previous = count;
+    await sleep(100);
+  }
+  return previous;
+}
+
+/** The medians of a scenario's measured runs (warm-up left out); error counts are totals. */
+export interface Summary {
+  runs: number;
+  requestsPerSecond: number;
+  latencyMeanMs: number;
+  latencyP99Ms: number;
+  share2xx: number;
+  share409: number;
+  serverErrors: number; // 5xx, all runs
+  socketErrors: number; // connect+read+write+timeout, all runs
+  bookingsPerSecond: number; // rows written / duration (roombook only)
+  loadGeneratorCpuS: number;
+  /** CPU microseconds per request (medians): the server, PostgreSQL, the load generator. */
+  cpuPerRequestUs: { server: number; postgres: number; loadGenerator: number };
+  meanBatchSize: number;
+  meanStatementMs: number;
+  checks: string; // "3 exact", "2 exact, 1 cut-off", ...
+}
+
+export function summarise(records: RunRecord[]): Summary {
+  const runs = records.filter((record) => record.run > 0);
+  const share = (record: RunRecord, test: (status: number) => boolean) =>
+    sum(Object.entries(record.load.statuses).filter(([status]) => test(Number(status))).map(([, count]) => count)) /
+    Math.max(1, record.load.requests);
+  const verdicts = new Map<string, number>();
+  for (const record of runs) if (record.check) verdicts.set(record.check.verdict, (verdicts.get(record.check.verdict) ?? 0) + 1);
+  return {
+    runs: runs.length,
+    requestsPerSecond: median(runs.map((r) => r.load.requestsPerSecond)),
+    latencyMeanMs: median(runs.map((r) => r.load.latencyMs.mean)),
+    latencyP99Ms: median(runs.map((r) => r.load.latencyMs.p99)),
+    share2xx: median(runs.map((r) => share(r, (status) => status >= 200 && status < 300))),
+    share409: median(runs.map((r) => share(r, (status) => status === 409))),
+    serverErrors: sum(runs.map((r) => sum(Object.entries(r.load.statuses).filter(([s]) => Number(s) >= 500).map(([, n]) => n)))),
+    socketErrors: sum(runs.map((r) => sum(Object.values(r.load.socketErrors)))),
+    bookingsPerSecond: median(runs.map((r) => (r.check ? r.check.written / r.load.durationS : NaN))),
+    loadGeneratorCpuS: median(runs.map((r) => r.load.loadGeneratorCpuS)),
+    cpuPerRequestUs: {
+      server: median(runs.map((r) => ((r.cpu?.server ?? NaN) / r.load.requests) * 1e6)),
+      postgres: median(runs.map((r) => ((r.cpu?.postgres ?? NaN) / r.load.requests) * 1e6)),
+      loadGenerator: median(runs.map((r) => (r.load.loadGeneratorCpuS / r.load.requests) * 1e6)),
+    },
+    meanBatchSize: median(runs.map((r) => r.batches?.meanBatchSize ?? NaN)),
+    meanStatementMs: median(runs.map((r) => r.batches?.meanStatementMs ?? NaN)),
+    checks: [...verdicts].map(([verdict, count]) => `${count} ${verdict}`).join(', ') || '–',
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * The request streams of bench/lua/*.lua in JavaScript, for the autocannon fallback. Kept in step
+ * with the Lua scripts: same bodies in the same order per (virtual) thread.
+ */
+const DAY_MS = 86_400_000;
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** DD.MM.YY of a UTC day, as the Lua scripts format it. */
+function shortDate(time: number): string {
+  const date = new Date(time);
+  return `${pad2(date.getUTCDate())}.${pad2(date.getUTCMonth() + 1)}.${pad2(date.getUTCFullYear() % 100)}`;
+}
+
+const body = (room: number, user: number, date: string) =>
+  `{"room_name":"ROOM${room}","user_name":"user${user}","date":"${date}"}`;
+
+/**
+ * post_book.lua: per thread, today+0, today+1, ... for ROOM1/user1. Requests go to the virtual
+ * threads in turn, as wrk's threads would share them.
+ */
+function postBook(threads: number): () => string {
+  const offsets = new Array<number>(threads).fill(0);
+  let next = 0;
+  return () => {
+    const thread = next++ % threads;
+    return body(1, 1, shortDate(Date.now() + offsets[thread]++ * DAY_MS));
+  };
+}
+
+/** fresh_bookings.lua: slot base+k; room = s % rooms, day = (s / rooms + room*7) % days from tomorrow. */
+function freshBookings(settings: Record<string, number>): () => string {
+  const { rooms = 10000, users = 1000, days = 730, base = 0 } = settings;
+  const tomorrow = Date.now() + DAY_MS;
+  const dates = Array.from({ length: days }, (_, day) => shortDate(tomorrow + day * DAY_MS));
+  let slot = base;
+  return () => {
+    const s = slot % (rooms * days);
+    const room = s % rooms;
+    const day = (Math.floor(s / rooms) + room * 7) % days;
+    const text = body(room + 1, (slot % users) + 1, dates[day]);
+    slot++;
+    return text;
+  };
+}
+
+export function bodyStream(workload: 'post_book' | 'fresh_bookings', threads: number, settings: Record<string, number>): () => string {
+  return workload === 'post_book' ? postBook(threads) : freshBookings(settings);
+}

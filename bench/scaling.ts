@@ -1,0 +1,192 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseOptions } from './lib/args';
+import { createBenchDatabase, serverSettings, sharedDatabase, type BenchDatabase } from './lib/database';
+import { wrkCommand, wrkInstalled, type LoadSpec, type Tool } from './lib/load';
+import { describeMachine, machine } from './lib/machine';
+import { measure } from './lib/measure';
+import { busyProcesses, machineBusySeconds, treeCpuSeconds } from './lib/proc';
+import { commandLine } from './lib/report';
+import { postmasterPid, startRoombook, stopRoombook, tuning, type Roombook } from './lib/roombook';
+import { scalingSvg } from './lib/scaling-chart';
+import { formatCount, markdownTable, median } from './lib/stats';
+
+/**
+ * npm run bench:scaling: the fresh-booking workload against roombook with WORKERS = 1..cores,
+ * and the CPU seconds each part used while it ran (roombook's primary and workers, PostgreSQL,
+ * the load generator, read from /proc): requests per worker-CPU-second show whether a worker
+ * gets slower when there are more of them, or only gets less CPU.
+ */
+const repoRoot = path.resolve(__dirname, '..', '..');
+const options = parseOptions(process.argv.slice(2), {
+  duration: { value: 10, help: 'seconds per measured run' },
+  runs: { value: 3, help: 'measured runs per worker count; medians are reported' },
+  warmup: { value: 5, help: 'seconds of the warm-up run per worker count, discarded (0: none)' },
+  'max-workers': { value: os.availableParallelism(), help: 'largest worker count' },
+  threads: { value: 4, help: 'wrk threads' },
+  connections: { value: 64, help: 'connections' },
+  rooms: { value: 10000, help: 'rooms seeded' },
+  users: { value: 1000, help: 'users seeded' },
+  tool: { value: '', help: 'wrk or autocannon (default: wrk when installed)' },
+}, 'npm run bench:scaling -- [options]   (DATABASE_URL: use a throwaway database on that server; its whole postmaster is measured)');
+
+/** CPU seconds in one run; other: the machine's busy time that none of ours used (other work on a shared machine). */
+interface Cpu { roombook: number; postgres: number; loadGenerator: number; machine: number; other: number }
+interface ScalingRun { run: number; requests: number; durationS: number; requestsPerSecond: number; bookingsPerSecond: number; p99Ms: number; cpu: Cpu; verdict?: string }
+export interface ScalingPoint {
+  workers: number;
+  runs: ScalingRun[];
+  requestsPerSecond: number;
+  bookingsPerSecond: number;
+  p99Ms: number;
+  cpuSecondsPerRun: Cpu; // medians
+  cpuSecondsPer10kRequests: Omit<Cpu, 'machine' | 'other'>; // medians over runs of CPU / requests
+  requestsPerWorkerCpuSecond: number;
+  throughputEfficiency: number; // req/s(w) / (w * req/s(1))
+  cpuEfficiency: number; // requests per worker-CPU-second(w) / the same at 1 worker
+}
+
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+const servers: Roombook[] = []; // stopped at the end, and on SIGINT/SIGTERM
+
+/**
+ * One roombook per worker count, all running at once on one database (the first one's embedded
+ * PostgreSQL, or the DATABASE_URL one), so that runs can be interleaved: round after round, every
+ * worker count in turn, and drift on a shared machine hits them all alike. An idle roombook only
+ * wakes for its listener's ping every few seconds.
+ */
+async function startAll(database: BenchDatabase): Promise<{ postmaster: number; pgSettings: Record<string, string> }> {
+  const seedCounts = { rooms: options.rooms, users: options.users };
+  let shared: BenchDatabase | undefined;
+  let postmaster = 0;
+  for (let workers = 1; workers <= options['max-workers']; workers++) {
+    progress(`starting roombook with WORKERS=${workers} ...`);
+    const roombook = await startRoombook(repoRoot, shared ?? database, seedCounts, { WORKERS: String(workers) });
+    servers.push(roombook);
+    if (!shared) {
+      shared = sharedDatabase(database.fullUrl(String(roombook.server.ready.database)));
+      postmaster = await postmasterPid(roombook, database, roombook.sql);
+    }
+  }
+  return { postmaster, pgSettings: await serverSettings(servers[0].sql) };
+}
+
+async function runOnce(roombook: Roombook, postmaster: number, durationS: number, tool: Tool): Promise<ScalingRun & { label: string }> {
+  const trees = { roombook: { root: roombook.server.pid, excluded: [postmaster] }, postgres: { root: postmaster } };
+  let before: Record<string, number> = {};
+  let after: Record<string, number> = {};
+  const { load, check } = await measure(tool, spec(roombook.server.url, durationS), repoRoot, roombook.sql, true, {
+    before: () => { before = { ...treeCpuSeconds(trees), machine: machineBusySeconds() }; },
+    after: () => { after = { ...treeCpuSeconds(trees), machine: machineBusySeconds() }; },
+  });
+  const cpu: Cpu = { roombook: after.roombook - before.roombook, postgres: after.postgres - before.postgres,
+    loadGenerator: load.loadGeneratorCpuS, machine: after.machine - before.machine, other: 0 };
+  cpu.other = Math.max(0, cpu.machine - cpu.roombook - cpu.postgres - cpu.loadGenerator);
+  const bookingsPerSecond = (check?.written ?? 0) / load.durationS;
+  const label = `${formatCount(load.requestsPerSecond)} req/s, ${formatCount(bookingsPerSecond)} bookings/s; CPU s: roombook ${cpu.roombook.toFixed(1)}, ` +
+    `postgres ${cpu.postgres.toFixed(1)}, load generator ${cpu.loadGenerator.toFixed(1)}, others ${cpu.other.toFixed(1)}; check ${check?.verdict}`;
+  return { label, run: 0, requests: load.requests, durationS: load.durationS, requestsPerSecond: load.requestsPerSecond,
+    bookingsPerSecond, p99Ms: load.latencyMs.p99, cpu, verdict: check?.verdict };
+}
+
+function point(workers: number, runs: ScalingRun[]): ScalingPoint {
+  const cpuMedian = (key: keyof Cpu) => median(runs.map((r) => r.cpu[key]));
+  const per10k = (key: keyof Cpu) => median(runs.map((r) => (r.cpu[key] / r.requests) * 10000));
+  return {
+    workers, runs,
+    requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
+    bookingsPerSecond: median(runs.map((r) => r.bookingsPerSecond)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    cpuSecondsPerRun: { roombook: cpuMedian('roombook'), postgres: cpuMedian('postgres'), loadGenerator: cpuMedian('loadGenerator'),
+      machine: cpuMedian('machine'), other: cpuMedian('other') },
+    cpuSecondsPer10kRequests: { roombook: per10k('roombook'), postgres: per10k('postgres'), loadGenerator: per10k('loadGenerator') },
+    requestsPerWorkerCpuSecond: median(runs.map((r) => r.requests / r.cpu.roombook)),
+    throughputEfficiency: NaN,
+    cpuEfficiency: NaN,
+  };
+}
+
+const spec = (url: string, durationS: number): LoadSpec => ({
+  workload: 'fresh_bookings', url, threads: options.threads, connections: options.connections, durationS,
+  scriptArgs: { rooms: options.rooms, users: options.users, threads: options.threads },
+});
+
+async function main(): Promise<void> {
+  if (options.runs < 1 || options.duration < 1) throw new Error('--runs and --duration must be at least 1');
+  const tool: Tool = options.tool === 'autocannon' || (options.tool === '' && !wrkInstalled()) ? 'autocannon' : 'wrk';
+  if (tool === 'autocannon') progress('wrk is not installed or not chosen: using autocannon, which runs in this process (its CPU is the load generator\'s)');
+  const started = new Date();
+  const host = machine(repoRoot);
+  const noise = await busyProcesses(1000, [process.pid]);
+  let database: BenchDatabase | undefined;
+  const stopAll = async () => {
+    for (const roombook of servers.splice(0).reverse()) await stopRoombook(roombook); // the first holds the embedded PostgreSQL
+    await database?.dispose();
+  };
+  const interrupted = () => void stopAll().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  const runsByWorkers = new Map<number, ScalingRun[]>();
+  let pgSettings: Record<string, string> = {};
+  try {
+    database = await createBenchDatabase(process.env.DATABASE_URL || undefined);
+    progress(`database: ${database.description}`);
+    const cluster = await startAll(database);
+    pgSettings = cluster.pgSettings;
+    const rounds = [...(options.warmup > 0 ? [0] : []), ...Array.from({ length: options.runs }, (_, i) => i + 1)];
+    let step = 0;
+    for (const run of rounds) {
+      for (const roombook of servers) {
+        const durationS = run === 0 ? options.warmup : options.duration;
+        progress(`[${String(++step).padStart(2)}/${rounds.length * servers.length}] WORKERS=${roombook.workers} ` +
+          `${run === 0 ? 'warm-up (discarded)' : `run ${run}/${options.runs}`}, ${durationS} s ...`);
+        const { label, ...result } = await runOnce(roombook, cluster.postmaster, durationS, tool);
+        progress(`        ${label}`);
+        if (run > 0) runsByWorkers.set(roombook.workers, [...(runsByWorkers.get(roombook.workers) ?? []), { ...result, run }]);
+      }
+    }
+  } finally {
+    progress('stopping servers ...');
+    await stopAll();
+  }
+  const points = [...runsByWorkers].map(([workers, runs]) => point(workers, runs));
+  host.postgres = pgSettings.server_version;
+  const one = points[0];
+  for (const point of points) {
+    point.throughputEfficiency = point.requestsPerSecond / (point.workers * one.requestsPerSecond);
+    point.cpuEfficiency = point.requestsPerWorkerCpuSecond / one.requestsPerWorkerCpuSecond;
+  }
+
+  const command = commandLine('bench:scaling', process.argv.slice(2));
+  const wrk = wrkCommand(spec('http://127.0.0.1:PORT', options.duration), repoRoot);
+  const table = markdownTable(
+    ['Workers', 'Req/s', 'Bookings/s', 'p99', 'CPU s roombook', 'CPU s postgres', 'CPU s load gen', 'CPU s others', 'Req per worker-CPU-s', 'Throughput eff.', 'CPU eff.'],
+    points.map((p) => [String(p.workers), formatCount(p.requestsPerSecond), formatCount(p.bookingsPerSecond), `${p.p99Ms.toFixed(2)} ms`,
+      p.cpuSecondsPerRun.roombook.toFixed(1), p.cpuSecondsPerRun.postgres.toFixed(1), p.cpuSecondsPerRun.loadGenerator.toFixed(1),
+      p.cpuSecondsPerRun.other.toFixed(1), formatCount(p.requestsPerWorkerCpuSecond),
+      `${(p.throughputEfficiency * 100).toFixed(0)} %`, `${(p.cpuEfficiency * 100).toFixed(0)} %`]));
+  const text = [
+    `# roombook scaling, ${started.toISOString()}`, '', `command: \`${command}\` (load: \`${wrk}\`)`, '```', describeMachine(host),
+    `database: ${database!.description}`, `PostgreSQL settings: ${Object.entries(pgSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`, `roombook settings: ${Object.entries(tuning({ WORKERS: '1..' + options['max-workers'] })).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `other processes busy at start: ${noise.map((p) => `${p.comm} (${Math.round(p.cpu * 100)} %)`).join('; ') || 'none'}`, '```', '', table, '',
+    `Medians of ${options.runs} runs of ${options.duration} s per worker count (warm-up of ${options.warmup} s discarded). CPU s: CPU seconds used during one run ` +
+      `by roombook's primary and workers, by PostgreSQL's processes, by the load generator, and by everything else on the machine ` +
+      `(others; ${host.cores} cores give ${host.cores * options.duration} s per run). All worker counts run at once on one database, and runs are interleaved. Throughput efficiency: req/s over workers × req/s at 1 worker. CPU efficiency: requests per worker-CPU-second over the same at 1 worker.`,
+  ].join('\n');
+  process.stdout.write(`\n${text}\n`);
+  const dir = path.join(repoRoot, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = started.toISOString().replace(/[:]/g, '').replace(/\..*/, '');
+  const file = path.join(dir, `scaling-${stamp}.json`);
+  fs.writeFileSync(file, `${JSON.stringify({ started, command, load: wrk, tool, options, machine: host, postgresSettings: pgSettings,
+    roombookSettings: tuning(), noise, points }, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, 'scaling.svg'), scalingSvg(points, `${host.cpuModel}, ${host.cores} cores; ${options.duration} s runs, median of ${options.runs}`));
+  fs.writeFileSync(path.join(dir, 'scaling.md'), `${text}\n\n![scaling](scaling.svg)\n`);
+  process.stdout.write(`\nwritten: ${path.relative(repoRoot, file)}, bench/results/scaling.svg, bench/results/scaling.md\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench:scaling failed: ${(error as Error).stack ?? error}\n`);
+  process.exit(1);
+});
