@@ -34,9 +34,19 @@ export const catalogue = {
 
 export type ErrorCode = keyof typeof catalogue;
 
+/**
+ * An outcome the client caused (a 409 is a business answer, not a bug), so no stack trace is
+ * captured: it cost 3 µs per throw, the dearest step of a 409 on the hot path (bench:micro).
+ */
 export class AppError extends Error {
-  constructor(readonly code: ErrorCode, message?: string) {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message?: string) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message ?? catalogue[code][1]);
+    Error.stackTraceLimit = stackTraceLimit;
+    this.code = code;
   }
 }
 
