@@ -33,8 +33,9 @@ let sink: unknown; // results go here so that no call is optimised away
 
 function cacheWith(rooms: number, users: number): ExistenceCache {
   const cache = new ExistenceCache();
-  cache.rooms.replaceAll(Array.from({ length: rooms }, (_, i) => ({ id: i + 1, name: `ROOM${i + 1}` })));
-  cache.users.replaceAll(Array.from({ length: users }, (_, i) => ({ id: i + 1, name: `user${i + 1}` })));
+  const ids = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
+  cache.rooms.replaceAll({ ids: ids(rooms), names: ids(rooms).map((id) => `ROOM${id}`) });
+  cache.users.replaceAll({ ids: ids(users), names: ids(users).map((id) => `user${id}`) });
   cache.loaded = true;
   return cache;
 }

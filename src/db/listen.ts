@@ -110,7 +110,7 @@ export class NameListener {
       this.buffered.forEach((change) => this.cache.apply(change));
       this.cache.loaded = true;
       this.reloads++;
-      log.debug('existence cache loaded', { rooms: rooms.length, users: users.length });
+      log.debug('existence cache loaded', { rooms: rooms.ids.length, users: users.ids.length });
     } catch (error) {
       failed = true;
       log.warn('existence cache reload failed', { error });

@@ -38,9 +38,10 @@ export class NameIndex {
     if (id === undefined || this.byName.get(name) === id) this.byName.delete(name);
   }
 
-  replaceAll(rows: Iterable<{ id: number; name: string }>): void {
+  /** Replaces every entry: ids[i] is the id of names[i]. */
+  replaceAll({ ids, names }: { ids: readonly number[]; names: readonly string[] }): void {
     const next = new Map<string, number>();
-    for (const row of rows) next.set(row.name, row.id);
+    for (let i = 0; i < ids.length; i++) next.set(names[i], ids[i]);
     this.byName = next;
   }
 }

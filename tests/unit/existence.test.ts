@@ -28,7 +28,7 @@ describe('ExistenceCache', () => {
   test('replaceAll swaps the whole index', () => {
     const cache = new ExistenceCache();
     cache.apply({ kind: 'user', op: 'insert', id: 1, name: 'gone' });
-    cache.users.replaceAll([{ id: 2, name: 'alice' }, { id: 3, name: 'bob' }]);
+    cache.users.replaceAll({ ids: [2, 3], names: ['alice', 'bob'] });
     expect(cache.users.idOf('gone')).toBeUndefined();
     expect(cache.users.idOf('bob')).toBe(3);
     expect(cache.users.size).toBe(2);
