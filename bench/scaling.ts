@@ -3,33 +3,41 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseOptions } from './lib/args';
 import { createBenchDatabase, serverSettings, sharedDatabase, type BenchDatabase } from './lib/database';
-import { wrkCommand, wrkInstalled, type LoadSpec, type Tool } from './lib/load';
+import { wrkCommand, wrkInstalled, type LoadResult, type LoadSpec, type Tool } from './lib/load';
 import { describeMachine, machine } from './lib/machine';
-import { measure } from './lib/measure';
+import { measure, measureSpread } from './lib/measure';
 import { busyProcesses, machineBusySeconds, treeCpuSeconds } from './lib/proc';
 import { commandLine } from './lib/report';
 import { postmasterPid, startRoombook, stopRoombook, tuning, type Roombook } from './lib/roombook';
 import { scalingSvg } from './lib/scaling-chart';
-import { formatCount, markdownTable, median } from './lib/stats';
+import { formatCount, markdownTable, median, sum } from './lib/stats';
 
 /**
  * npm run bench:scaling: the fresh-booking workload against roombook with WORKERS = 1..cores,
  * and the CPU seconds each part used while it ran (roombook's primary and workers, PostgreSQL,
  * the load generator, read from /proc): requests per worker-CPU-second show whether a worker
  * gets slower when there are more of them, or only gets less CPU.
+ *
+ * With --hosts N: N independent roombooks (each its own primary with --workers-per-host workers,
+ * own ports, one shared database), and for 1..N hosts the load split over that many of them, one
+ * wrk per host started together (hostsMain below).
  */
 const repoRoot = path.resolve(__dirname, '..', '..');
 const options = parseOptions(process.argv.slice(2), {
   duration: { value: 10, help: 'seconds per measured run' },
-  runs: { value: 3, help: 'measured runs per worker count; medians are reported' },
-  warmup: { value: 5, help: 'seconds of the warm-up run per worker count, discarded (0: none)' },
+  runs: { value: 3, help: 'measured runs per worker count (host count with --hosts); medians are reported' },
+  warmup: { value: 5, help: 'seconds of the warm-up run per worker count (host count), discarded (0: none)' },
   'max-workers': { value: os.availableParallelism(), help: 'largest worker count' },
-  threads: { value: 4, help: 'wrk threads' },
-  connections: { value: 64, help: 'connections' },
+  threads: { value: 4, help: 'wrk threads (with --hosts: in all, split over the hosts\' wrk processes, at least 1 each)' },
+  connections: { value: 64, help: 'connections (with --hosts: in all, split over the hosts)' },
   rooms: { value: 10000, help: 'rooms seeded' },
   users: { value: 1000, help: 'users seeded' },
   tool: { value: '', help: 'wrk or autocannon (default: wrk when installed)' },
-}, 'npm run bench:scaling -- [options]   (DATABASE_URL: use a throwaway database on that server; its whole postmaster is measured)');
+  hosts: { value: 0, help: 'hosts mode: N roombook instances (separate primaries, ports and metrics ports, one database); for 1..N hosts, ' +
+    'one wrk per host with the threads and connections split between them, started together and summed; writes results/scaling-hosts.*' },
+  'workers-per-host': { value: 1, help: 'with --hosts: WORKERS of each roombook instance' },
+}, 'npm run bench:scaling -- [options]   (DATABASE_URL: use a throwaway database on that server; its whole postmaster is measured)\n' +
+  'npm run bench:scaling -- --hosts N [--workers-per-host W] [options]   (the load spread over 1..N roombook instances; --max-workers does not apply)');
 
 /** CPU seconds in one run; other: the machine's busy time that none of ours used (other work on a shared machine). */
 interface Cpu { roombook: number; postgres: number; loadGenerator: number; machine: number; other: number }
@@ -113,6 +121,7 @@ const spec = (url: string, durationS: number): LoadSpec => ({
 });
 
 async function main(): Promise<void> {
+  if (options.hosts > 0) return hostsMain();
   if (options.runs < 1 || options.duration < 1) throw new Error('--runs and --duration must be at least 1');
   const tool: Tool = options.tool === 'autocannon' || (options.tool === '' && !wrkInstalled()) ? 'autocannon' : 'wrk';
   if (tool === 'autocannon') progress('wrk is not installed or not chosen: using autocannon, which runs in this process (its CPU is the load generator\'s)');
@@ -184,6 +193,180 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(dir, 'scaling.svg'), scalingSvg(points, `${host.cpuModel}, ${host.cores} cores; ${options.duration} s runs, median of ${options.runs}`));
   fs.writeFileSync(path.join(dir, 'scaling.md'), `${text}\n\n![scaling](scaling.svg)\n`);
   process.stdout.write(`\nwritten: ${path.relative(repoRoot, file)}, bench/results/scaling.svg, bench/results/scaling.md\n`);
+}
+
+/** --hosts: one run's figures, summed over the wrk processes, and each host's own. */
+interface HostsRun extends ScalingRun {
+  statuses: Record<string, number>;
+  socketErrors: number;
+  perHost: { url: string; threads: number; connections: number; requests: number; requestsPerSecond: number; p99Ms: number; statuses: Record<string, number> }[];
+  warning?: string;
+}
+export interface HostsPoint extends Omit<ScalingPoint, 'workers' | 'runs' | 'requestsPerWorkerCpuSecond'> {
+  hosts: number;
+  workersPerHost: number;
+  runs: HostsRun[];
+  p99Ms: number; // median over runs of the worst p99 of the hosts' wrk processes
+  requestsPerRoombookCpuSecond: number; // requests over the CPU seconds of all loaded roombook trees
+  checks: string;
+}
+
+const DAYS = 730; // fresh_bookings.lua's default number of days
+/** `total` split into `parts` near-equal whole shares, the larger ones first. */
+const split = (total: number, parts: number) =>
+  Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+
+/**
+ * The load over `targets` hosts: one wrk each, threads and connections split (each at least one
+ * thread, never more threads than connections). Each wrk walks its own share of the slot space
+ * (base = i × rooms×days / hosts), so that no two of them ask for the same (room, day).
+ */
+function hostSpecs(urls: string[], durationS: number): LoadSpec[] {
+  const threads = split(options.threads, urls.length);
+  const connections = split(options.connections, urls.length);
+  const stride = Math.floor((options.rooms * DAYS) / urls.length);
+  return urls.map((url, i) => {
+    const t = Math.max(1, Math.min(threads[i], connections[i]));
+    return { workload: 'fresh_bookings', url, threads: t, connections: connections[i], durationS,
+      scriptArgs: { rooms: options.rooms, users: options.users, threads: t, base: i * stride } };
+  });
+}
+
+async function runHosts(loaded: Roombook[], postmaster: number, durationS: number, tool: Tool): Promise<HostsRun & { label: string }> {
+  const trees: Record<string, { root: number; excluded?: number[] }> = { postgres: { root: postmaster } };
+  loaded.forEach((roombook, i) => { trees[`roombook${i}`] = { root: roombook.server.pid, excluded: [postmaster] }; });
+  const roombookSeconds = (cpu: Record<string, number>) => sum(loaded.map((_, i) => cpu[`roombook${i}`]));
+  let before: Record<string, number> = {};
+  let after: Record<string, number> = {};
+  const specs = hostSpecs(loaded.map((roombook) => roombook.server.url), durationS);
+  const { loads, load, check } = await measureSpread(tool, specs, repoRoot, loaded[0].sql, {
+    before: () => { before = { ...treeCpuSeconds(trees), machine: machineBusySeconds() }; },
+    after: () => { after = { ...treeCpuSeconds(trees), machine: machineBusySeconds() }; },
+  });
+  const cpu: Cpu = { roombook: roombookSeconds(after) - roombookSeconds(before), postgres: after.postgres - before.postgres,
+    loadGenerator: load.loadGeneratorCpuS, machine: after.machine - before.machine, other: 0 };
+  cpu.other = Math.max(0, cpu.machine - cpu.roombook - cpu.postgres - cpu.loadGenerator);
+  const bookingsPerSecond = check.written / load.durationS;
+  const stride = Math.floor((options.rooms * DAYS) / loaded.length);
+  const overlap = loads.some((one: LoadResult, i) => one.nextBase !== undefined && one.nextBase - i * stride > stride)
+    ? 'a wrk went past its share of the slot space: slots may repeat across hosts (409s)' : undefined;
+  const perHost = loads.map((one, i) => ({ url: specs[i].url, threads: specs[i].threads, connections: specs[i].connections,
+    requests: one.requests, requestsPerSecond: one.requestsPerSecond, p99Ms: one.latencyMs.p99, statuses: one.statuses }));
+  const label = `${formatCount(load.requestsPerSecond)} req/s (${perHost.map((h) => formatCount(h.requestsPerSecond)).join(' + ')}), ` +
+    `${formatCount(bookingsPerSecond)} bookings/s; CPU s: roombook ${cpu.roombook.toFixed(1)}, postgres ${cpu.postgres.toFixed(1)}, ` +
+    `load generators ${cpu.loadGenerator.toFixed(1)}, others ${cpu.other.toFixed(1)}; statuses ${JSON.stringify(load.statuses)}; check ${check.verdict}` +
+    (overlap ? `; ${overlap}` : '');
+  return { label, run: 0, requests: load.requests, durationS: load.durationS, requestsPerSecond: load.requestsPerSecond, bookingsPerSecond,
+    p99Ms: load.latencyMs.p99, cpu, verdict: check.verdict, statuses: load.statuses, socketErrors: sum(Object.values(load.socketErrors)),
+    perHost, warning: overlap };
+}
+
+async function hostsMain(): Promise<void> {
+  const hosts = options.hosts;
+  const workersPerHost = options['workers-per-host'];
+  if (options.runs < 1 || options.duration < 1) throw new Error('--runs and --duration must be at least 1');
+  if (!Number.isInteger(hosts) || !Number.isInteger(workersPerHost) || workersPerHost < 1) throw new Error('--hosts and --workers-per-host must be whole numbers, --workers-per-host at least 1');
+  if (hosts > options.connections) throw new Error('--hosts cannot exceed --connections: each host needs a connection');
+  if (process.argv.slice(2).some((arg) => arg.startsWith('--max-workers'))) throw new Error('--max-workers does not apply with --hosts (use --workers-per-host)');
+  const tool: Tool = options.tool === 'autocannon' || (options.tool === '' && !wrkInstalled()) ? 'autocannon' : 'wrk';
+  if (tool === 'autocannon') progress('wrk is not installed or not chosen: using autocannon, which runs in this process; its instances share one thread');
+  const started = new Date();
+  const host = machine(repoRoot);
+  const noise = await busyProcesses(1000, [process.pid]);
+  let database: BenchDatabase | undefined;
+  const stopAll = async () => {
+    for (const roombook of servers.splice(0).reverse()) await stopRoombook(roombook); // the first holds the embedded PostgreSQL
+    await database?.dispose();
+  };
+  const interrupted = () => void stopAll().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  const runsByHosts = new Map<number, HostsRun[]>();
+  let pgSettings: Record<string, string> = {};
+  try {
+    database = await createBenchDatabase(process.env.DATABASE_URL || undefined);
+    progress(`database: ${database.description}`);
+    let shared: BenchDatabase | undefined;
+    let postmaster = 0;
+    for (let i = 1; i <= hosts; i++) {
+      progress(`starting roombook host ${i}/${hosts} with WORKERS=${workersPerHost} ...`);
+      const roombook = await startRoombook(repoRoot, shared ?? database, { rooms: options.rooms, users: options.users }, { WORKERS: String(workersPerHost) });
+      servers.push(roombook);
+      progress(`        primary pid ${roombook.server.pid}, ${roombook.server.url}`);
+      if (!shared) {
+        shared = sharedDatabase(database.fullUrl(String(roombook.server.ready.database)));
+        postmaster = await postmasterPid(roombook, database, roombook.sql);
+      }
+    }
+    pgSettings = await serverSettings(servers[0].sql);
+    const rounds = [...(options.warmup > 0 ? [0] : []), ...Array.from({ length: options.runs }, (_, i) => i + 1)];
+    let step = 0;
+    for (const run of rounds) {
+      for (let count = 1; count <= hosts; count++) {
+        const durationS = run === 0 ? options.warmup : options.duration;
+        progress(`[${String(++step).padStart(2)}/${rounds.length * hosts}] ${count} host(s) × WORKERS=${workersPerHost} ` +
+          `${run === 0 ? 'warm-up (discarded)' : `run ${run}/${options.runs}`}, ${durationS} s ...`);
+        const { label, ...result } = await runHosts(servers.slice(0, count), postmaster, durationS, tool);
+        progress(`        ${label}`);
+        if (run > 0) runsByHosts.set(count, [...(runsByHosts.get(count) ?? []), { ...result, run }]);
+      }
+    }
+  } catch (error) {
+    for (const [i, roombook] of servers.entries()) progress(`host ${i + 1}'s last output:\n${roombook.server.tail()}`);
+    throw error;
+  } finally {
+    progress('stopping servers ...');
+    await stopAll();
+  }
+  host.postgres = pgSettings.server_version;
+  const points: HostsPoint[] = [...runsByHosts].map(([count, runs]) => {
+    const { workers: _workers, runs: _runs, requestsPerWorkerCpuSecond, ...figures } = point(count, runs);
+    const verdicts = new Map<string, number>();
+    for (const r of runs) verdicts.set(r.verdict ?? '?', (verdicts.get(r.verdict ?? '?') ?? 0) + 1);
+    return { hosts: count, workersPerHost, runs, ...figures, requestsPerRoombookCpuSecond: requestsPerWorkerCpuSecond,
+      checks: [...verdicts].map(([verdict, n]) => `${n} ${verdict}`).join(', ') };
+  });
+  const one = points[0];
+  for (const p of points) {
+    p.throughputEfficiency = p.requestsPerSecond / (p.hosts * one.requestsPerSecond);
+    p.cpuEfficiency = p.requestsPerRoombookCpuSecond / one.requestsPerRoombookCpuSecond;
+  }
+
+  const command = commandLine('bench:scaling', process.argv.slice(2));
+  const loadText = Array.from({ length: hosts }, (_, n) => n + 1).map((count) =>
+    `${count} host(s): ${hostSpecs(Array.from({ length: count }, (_, i) => `http://127.0.0.1:PORT${i + 1}`), options.duration)
+      .map((s) => `\`${wrkCommand(s, repoRoot)}\``).join(' & ')}`).join('\n');
+  const nonCreated = (p: HostsPoint) => median(p.runs.map((r) => r.requests - (r.statuses['201'] ?? 0)));
+  const table = markdownTable(
+    ['Hosts', 'Workers', 'Req/s', 'Bookings/s', 'p99 (worst host)', 'Non-201/run', 'CPU s roombook', 'CPU s postgres', 'CPU s load gens', 'CPU s others',
+      'Req per roombook-CPU-s', 'Throughput eff.', 'CPU eff.', 'SQL checks'],
+    points.map((p) => [String(p.hosts), `${p.hosts} × ${p.workersPerHost}`, formatCount(p.requestsPerSecond), formatCount(p.bookingsPerSecond),
+      `${p.p99Ms.toFixed(2)} ms`, formatCount(nonCreated(p)), p.cpuSecondsPerRun.roombook.toFixed(1), p.cpuSecondsPerRun.postgres.toFixed(1),
+      p.cpuSecondsPerRun.loadGenerator.toFixed(1), p.cpuSecondsPerRun.other.toFixed(1), formatCount(p.requestsPerRoombookCpuSecond),
+      `${(p.throughputEfficiency * 100).toFixed(0)} %`, `${(p.cpuEfficiency * 100).toFixed(0)} %`, p.checks]));
+  const text = [
+    `# roombook scaling over hosts, ${started.toISOString()}`, '', `command: \`${command}\``, '', 'load (one wrk per host, started together):', '',
+    loadText, '```', describeMachine(host),
+    `database: ${database!.description}`, `PostgreSQL settings: ${Object.entries(pgSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `roombook settings (each host): ${Object.entries(tuning({ WORKERS: String(workersPerHost) })).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `other processes busy at start: ${noise.map((p) => `${p.comm} (${Math.round(p.cpu * 100)} %)`).join('; ') || 'none'}`, '```', '', table, '',
+    `Medians of ${options.runs} runs of ${options.duration} s per host count (warm-up of ${options.warmup} s discarded). Hosts: independent roombook ` +
+      `instances on this machine (each its own primary with ${workersPerHost} worker(s), own port and metrics port), all on one database; all ${hosts} run ` +
+      `throughout, runs are interleaved, and a run with k hosts loads the first k. Req/s and statuses: the sum of the hosts' wrk processes; p99: the worst ` +
+      `of their p99s (wrk's percentiles cannot be merged). CPU s: CPU seconds used during one run by the loaded roombook trees (primaries and workers), ` +
+      `by PostgreSQL's processes, by the wrk processes, and by everything else on the machine (others, idle hosts included; ${host.cores} cores give ` +
+      `${host.cores * options.duration} s per run). Throughput efficiency: req/s over hosts × req/s at 1 host. CPU efficiency: requests per ` +
+      `roombook-CPU-second over the same at 1 host. SQL checks: rows written against the 201s of all hosts, and no (room, day) booked twice.`,
+  ].join('\n');
+  process.stdout.write(`\n${text}\n`);
+  const dir = path.join(repoRoot, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'scaling-hosts.json'), `${JSON.stringify({ started, command, load: loadText, tool, options, machine: host,
+    postgresSettings: pgSettings, roombookSettings: tuning({ WORKERS: String(workersPerHost) }), noise, points }, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, 'scaling-hosts.svg'), scalingSvg(points,
+    `${host.cpuModel}, ${host.cores} cores; ${workersPerHost} worker(s) per host; ${options.duration} s runs, median of ${options.runs}`, 'hosts'));
+  fs.writeFileSync(path.join(dir, 'scaling-hosts.md'), `${text}\n\n![scaling over hosts](scaling-hosts.svg)\n`);
+  process.stdout.write('\nwritten: bench/results/scaling-hosts.json, bench/results/scaling-hosts.svg, bench/results/scaling-hosts.md\n');
 }
 
 main().catch((error) => {

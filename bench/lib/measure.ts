@@ -44,13 +44,62 @@ export async function measure(tool: Tool, spec: LoadSpec, repoRoot: string, sql:
   const load = await runLoad(tool, spec, repoRoot);
   around?.after();
   if (!sql) return { load };
+  return { load, check: await checkWrites(sql, rowsBefore, load, spec.connections) };
+}
+
+/**
+ * Several load generators started together, one per target (bench:scaling --hosts), with the
+ * same reset, CPU readings and SQL check around them as `measure`; the check compares the rows
+ * written with the 201s of all of them, and allows one cut-off answer per connection of any.
+ */
+export async function measureSpread(tool: Tool, specs: LoadSpec[], repoRoot: string, sql: Sql, around?: Around)
+  : Promise<{ loads: LoadResult[]; load: LoadResult; check: Check }> {
+  await resetBookings(sql);
+  const rowsBefore = await countBookings(sql);
+  around?.before();
+  const loads = await Promise.all(specs.map((spec) => runLoad(tool, spec, repoRoot)));
+  around?.after();
+  const load = combineLoads(loads);
+  return { loads, load, check: await checkWrites(sql, rowsBefore, load, sum(specs.map((spec) => spec.connections))) };
+}
+
+async function checkWrites(sql: Sql, rowsBefore: number, load: LoadResult, connections: number): Promise<Check> {
   const rowsAfter = await settledCount(sql);
   const written = rowsAfter - rowsBefore;
   const created = load.statuses['201'] ?? 0;
   const doubleBooked = await doubleBookedSlots(sql);
   const gap = written - created;
-  const verdict = doubleBooked > 0 || gap < 0 || gap > spec.connections ? 'MISMATCH' : gap === 0 ? 'exact' : 'cut-off';
-  return { load, check: { rowsBefore, rowsAfter, written, created, doubleBooked, verdict } };
+  const verdict = doubleBooked > 0 || gap < 0 || gap > connections ? 'MISMATCH' : gap === 0 ? 'exact' : 'cut-off';
+  return { rowsBefore, rowsAfter, written, created, doubleBooked, verdict };
+}
+
+/**
+ * The sum of load generators that ran side by side: requests, statuses, errors and CPU added up,
+ * req/s the sum of each one's own req/s, the duration the longest. wrk gives percentiles, not its
+ * histogram, so they cannot be merged: each latency figure is the worst of them (mean: weighted).
+ */
+export function combineLoads(loads: LoadResult[]): LoadResult {
+  if (loads.length === 1) return loads[0];
+  const statuses: Record<string, number> = {};
+  for (const load of loads) for (const [status, count] of Object.entries(load.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+  const requests = sum(loads.map((load) => load.requests));
+  const worst = (key: 'p50' | 'p90' | 'p99' | 'max') => Math.max(...loads.map((load) => load.latencyMs[key]));
+  const errors = (key: keyof LoadResult['socketErrors']) => sum(loads.map((load) => load.socketErrors[key]));
+  const warnings = loads.map((load) => load.warning).filter(Boolean);
+  return {
+    tool: loads[0].tool,
+    command: loads.map((load) => load.command).join(' & '),
+    requests,
+    durationS: Math.max(...loads.map((load) => load.durationS)),
+    requestsPerSecond: sum(loads.map((load) => load.requestsPerSecond)),
+    latencyMs: { mean: sum(loads.map((load) => load.latencyMs.mean * load.requests)) / Math.max(1, requests),
+      p50: worst('p50'), p90: worst('p90'), p99: worst('p99'), max: worst('max') },
+    statuses,
+    socketErrors: { connect: errors('connect'), read: errors('read'), write: errors('write'), timeout: errors('timeout') },
+    // autocannon runs in this process: each instance read the whole process's CPU over the same time.
+    loadGeneratorCpuS: loads[0].tool === 'autocannon' ? Math.max(...loads.map((load) => load.loadGeneratorCpuS)) : sum(loads.map((load) => load.loadGeneratorCpuS)),
+    warning: warnings.length ? warnings.join('; ') : undefined,
+  };
 }
 
 /** Statements still running when the load stopped commit a moment later: wait until the count holds. */
