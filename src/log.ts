@@ -6,11 +6,14 @@ import pino from 'pino';
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
-/** The error's own words and code; the stack only when no code says what went wrong. */
+/**
+ * The error's own words and code. Stack traces stay out of the logs (they show internals to
+ * whoever reads the logs, and the issue on security asks for none) unless LOG_LEVEL=debug.
+ */
 function serialiseError(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
   const code = (error as { code?: unknown }).code;
-  return { type: error.name, message: error.message, code, stack: typeof code === 'string' ? undefined : error.stack };
+  return { type: error.name, message: error.message, code, stack: debugEnabled ? error.stack : undefined };
 }
 
 // Synchronous writes: a line logged just before process.exit (a fatal start) must not be lost,
