@@ -1,3 +1,5 @@
+import http from 'node:http';
+
 /** Small HTTP helpers over fetch: every call returns status, headers and the parsed JSON body. */
 export interface Answer<T = any> {
   status: number;
@@ -44,4 +46,26 @@ export function dayFromToday(days: number): string {
 export function shortForm(isoDay: string): string {
   const [year, month, day] = isoDay.split('-');
   return `${day}.${month}.${year.slice(2)}`;
+}
+
+/**
+ * One request on a connection of its own (no keep-alive agent), so that the kernel spreads such
+ * requests over all the workers listening on the port.
+ */
+export function onNewConnection(address: string, port: number, method: string, path: string, body?: unknown,
+  headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      host: address, port, method, path, agent: false,
+      headers: payload === undefined ? headers : { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+    }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, body: text === '' ? undefined : JSON.parse(text) }));
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
 }

@@ -1,9 +1,8 @@
-import http from 'node:http';
 import net from 'node:net';
 import type postgres from 'postgres';
 import { connect, createDatabase } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
-import { dayFromToday } from '../helpers/http';
+import { dayFromToday, onNewConnection } from '../helpers/http';
 
 /**
  * Stories that only a cluster can get wrong: every request below opens a connection of its own
@@ -21,20 +20,7 @@ interface Answer {
 
 /** One request on a new connection. */
 function fresh(port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const request = http.request({
-      host: '127.0.0.1', port, method, path, agent: false,
-      headers: payload === undefined ? headers : { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-    }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, body: text === '' ? undefined : JSON.parse(text) }));
-    });
-    request.on('error', reject);
-    request.end(payload);
-  });
+  return onNewConnection('127.0.0.1', port, method, path, body, headers);
 }
 
 /** Books `roomName` on each of `days`, all at once, each on a new connection. */

@@ -1,13 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type postgres from 'postgres';
 import { connect, createDatabase } from '../helpers/database';
 import { MAIN, startServer, type RunningServer } from '../helpers/server';
-import { dayFromToday } from '../helpers/http';
+import { dayFromToday, onNewConnection } from '../helpers/http';
 
 /**
  * Several roombook hosts on ONE PostgreSQL database: each host is a roombook of its own (its own
@@ -39,20 +38,7 @@ const figures: Record<string, string> = {}; // printed once in afterAll, for doc
 
 /** One request on a connection of its own, so that the kernel spreads them over the host's workers. */
 function fresh(host: Host, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const request = http.request({
-      host: host.address, port: host.port, method, path, agent: false,
-      headers: payload === undefined ? headers : { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-    }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, body: text === '' ? undefined : JSON.parse(text) }));
-    });
-    request.on('error', reject);
-    request.end(payload);
-  });
+  return onNewConnection(host.address, host.port, method, path, body, headers);
 }
 
 const book = (host: Host, roomName: string, date: string) => fresh(host, 'POST', '/book', { room_name: roomName, user_name: USER, date });
