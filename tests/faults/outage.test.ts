@@ -6,6 +6,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embed
 import { startServer, type RunningServer } from '../helpers/server';
 import { call, onNewConnection } from '../helpers/http';
 import { countsOf, startLoad, type Load, type LoadRecord } from '../helpers/load';
+import { insertRoomsSilently, roomCount } from '../helpers/database';
 
 /**
  * Faults under load: the database stops for seconds, every connection is terminated, the LISTEN
@@ -112,20 +113,6 @@ async function everyWorkerCounts(port: number, rooms: number): Promise<boolean> 
   return (await readyRoomCounts(port, rooms)).every((count) => count === rooms);
 }
 
-/** Inserts a room with the notify trigger off, in one transaction: no worker hears of it; only a reload (or a miss) finds it. */
-async function insertRoomSilently(sql: postgres.Sql, name: string): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`ALTER TABLE rooms DISABLE TRIGGER rooms_notify`;
-    await tx`INSERT INTO rooms (name) VALUES (${name})`;
-    await tx`ALTER TABLE rooms ENABLE TRIGGER rooms_notify`;
-  });
-}
-
-async function roomCount(sql: postgres.Sql): Promise<number> {
-  const [{ count }] = await sql`SELECT count(*)::int AS count FROM rooms`;
-  return count;
-}
-
 /** Listener connections that are established (idle after LISTEN), not ones still logging in. */
 async function listenerPids(sql: postgres.Sql): Promise<number[]> {
   const rows = await sql`SELECT pid FROM pg_stat_activity
@@ -226,7 +213,7 @@ test('the database stopped for 3 s under load: quick 503s, no 500, recovery by i
   const restartedAt = Date.now();
   // First thing once back, before any listener can have re-subscribed (its ping waits >= 1 s):
   // a room no notification announces. Only a reload brings it into a cache without a miss.
-  await insertRoomSilently(setup.sql, 'LATE-ROOM');
+  await insertRoomsSilently(setup.sql, ['LATE-ROOM']);
   const total = await roomCount(setup.sql);
   expect(total).toBe(ROOMS.length + 1);
 
@@ -309,7 +296,7 @@ test('the LISTEN connection alone dropped while bookings flow: re-subscribed, re
 
   // 1. Dropped, and postgres.js re-subscribes at once: the reload on (re)subscribe finds a room
   //    that was never announced. Control first: without a reload no worker counts it.
-  await insertRoomSilently(setup.sql, 'QUIET-ONE');
+  await insertRoomsSilently(setup.sql, ['QUIET-ONE']);
   await sleep(1200); // two listener checks: pings alone must not reload
   expect(await readyRoomCounts(port)).toEqual(new Array(24).fill(ROOMS.length));
   let old = await listenerPids(setup.sql);
@@ -331,7 +318,7 @@ test('the LISTEN connection alone dropped while bookings flow: re-subscribed, re
   await setup.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${LISTENER}`;
   await sleep(1600); // longer than a check and its ping wait: the re-subscribes have failed
   for (let sample = 0; sample < 3; sample++, await sleep(200)) expect(await listenerPids(setup.sql)).toEqual([]);
-  await insertRoomSilently(setup.sql, 'QUIET-TWO');
+  await insertRoomsSilently(setup.sql, ['QUIET-TWO']);
   expect(await readyRoomCounts(port)).toEqual(new Array(24).fill(ROOMS.length + 1));
   await setup.sql.unsafe('DROP EVENT TRIGGER refuse_listener');
   const secondBackMs = await listenersBack(setup.sql, old);

@@ -38,3 +38,17 @@ export async function createDatabase(): Promise<{ name: string; url: string; dro
 export function connect(url: string): postgres.Sql {
   return postgres(url, { max: 2, onnotice: () => {}, types: { day: { to: 1082, from: [1082], serialize: (v: string) => v, parse: (v: string) => v } } as never });
 }
+
+/** Inserts rooms with the notify trigger off, in one transaction: no worker hears of them; only a reload (or a miss) finds them. */
+export async function insertRoomsSilently(sql: postgres.Sql, names: string[]): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`ALTER TABLE rooms DISABLE TRIGGER rooms_notify`;
+    for (const name of names) await tx`INSERT INTO rooms (name) VALUES (${name})`;
+    await tx`ALTER TABLE rooms ENABLE TRIGGER rooms_notify`;
+  });
+}
+
+export async function roomCount(sql: postgres.Sql): Promise<number> {
+  const [{ count }] = await sql`SELECT count(*)::int AS count FROM rooms`;
+  return count;
+}

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type postgres from 'postgres';
-import { connect, createDatabase } from '../helpers/database';
+import { connect, createDatabase, insertRoomsSilently, roomCount } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
 import { dayFromToday, onNewConnection } from '../helpers/http';
 
@@ -50,20 +50,6 @@ async function readyRoomCounts(port: number, samples = 24): Promise<number[]> {
 
 async function everyWorkerCounts(port: number, rooms: number): Promise<boolean> {
   return (await readyRoomCounts(port)).every((count) => count === rooms);
-}
-
-/** Inserts rooms with the notify trigger off: no worker hears of them; only a reload (or a miss) finds them. */
-async function insertRoomsSilently(sql: postgres.Sql, names: string[]): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`ALTER TABLE rooms DISABLE TRIGGER rooms_notify`;
-    for (const name of names) await tx`INSERT INTO rooms (name) VALUES (${name})`;
-    await tx`ALTER TABLE rooms ENABLE TRIGGER rooms_notify`;
-  });
-}
-
-async function roomCount(sql: postgres.Sql): Promise<number> {
-  const [{ count }] = await sql`SELECT count(*)::int AS count FROM rooms`;
-  return count;
 }
 
 async function listenerPids(sql: postgres.Sql): Promise<number[]> {
