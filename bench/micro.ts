@@ -13,7 +13,8 @@ import { Access } from '../src/domain/access';
 import { parseJson } from '../src/http/body';
 import { errorReply } from '../src/http/reply';
 import { AppError } from '../src/errors';
-import type { BookingBatcher, Decision } from '../src/db/bookings';
+import type { BookingBatcher } from '../src/db/bookings';
+import type { Decision } from '../src/db/booking-statement';
 
 /**
  * npm run bench:micro: tinybench on the functions every POST /book runs. Each task runs its

@@ -1,6 +1,6 @@
 import type { Sql } from './sql';
 import { AppError } from '../errors';
-import { toBooking, type Booking } from './bookings';
+import { toBooking, type Booking } from './booking-statement';
 
 /** Reading and cancelling bookings: everything about bookings except deciding them. */
 export interface BookingFilter {

@@ -2,7 +2,8 @@ import { AppError } from '../errors';
 import type { ExistenceCache, Kind } from './existence';
 import { parseDay } from './dates';
 import { normaliseRoomName, normaliseUserName } from './names';
-import type { Booking, BookingBatcher, BookingRequest } from '../db/bookings';
+import type { BookingBatcher } from '../db/bookings';
+import type { Booking, BookingRequest } from '../db/booking-statement';
 
 /** Where a room or user comes from in a booking request: a name, or an id. */
 export type Reference = { name: string } | { id: number };

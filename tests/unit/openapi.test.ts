@@ -5,7 +5,7 @@ import { routeDocs } from '../../src/http/route-docs';
 import { Query } from '../../src/http/params';
 import { AppError } from '../../src/errors';
 import { BookingListQuery, PageQuery } from '../../src/domain/schemas';
-import type { Booking as BookingRow } from '../../src/db/bookings';
+import type { Booking as BookingRow } from '../../src/db/booking-statement';
 import type { Named as NamedRow } from '../../src/db/named';
 import * as responses from '../../src/domain/responses';
 

@@ -1,0 +1,116 @@
+import type { Sql } from './sql';
+
+/**
+ * The statement that decides a batch of bookings, and the lookup that settles a batch whose
+ * connection died. One row per booking, UNIQUE (room_id, day) settles every race, rows go in in
+ * (room_id, day) order so two batches never wait on each other in a cycle (deadlock). Names,
+ * when given, are checked against the tables in the same statement: a stale cache entry leads to
+ * "invalid", never to a booking of the wrong room.
+ */
+const decideBatchStatement = (sql: Sql, roomIds: number[], roomNames: (string | null)[], userIds: number[],
+  userNames: (string | null)[], days: string[]) => sql`
+  WITH input AS (
+    SELECT * FROM unnest(${roomIds}::int[], ${roomNames}::text[], ${userIds}::int[], ${userNames}::text[], ${days}::date[])
+      WITH ORDINALITY AS t(room_id, room_name, user_id, user_name, day, slot)
+  ), valid AS (
+    SELECT i.slot, i.room_id, i.user_id, i.day, r.name AS room_name, u.name AS user_name
+    FROM input i
+    JOIN rooms r ON r.id = i.room_id AND (i.room_name IS NULL OR r.name = i.room_name)
+    JOIN users u ON u.id = i.user_id AND (i.user_name IS NULL OR u.name = i.user_name)
+  ), inserted AS (
+    INSERT INTO bookings (room_id, user_id, day)
+    SELECT room_id, user_id, day FROM valid ORDER BY room_id, day
+    ON CONFLICT (room_id, day) DO NOTHING
+    RETURNING id, room_id, day
+  )
+  SELECT i.slot::int AS slot, b.id, v.room_name, v.user_name,
+    CASE WHEN v.slot IS NULL THEN EXISTS (
+      SELECT 1 FROM rooms r WHERE r.id = i.room_id AND (i.room_name IS NULL OR r.name = i.room_name)) END AS room_ok
+  FROM input i
+  LEFT JOIN valid v ON v.slot = i.slot
+  LEFT JOIN inserted b ON b.room_id = i.room_id AND b.day = i.day`;
+
+/** After a connection died mid-statement: which of these slots hold a committed booking? */
+const findCommittedStatement = (sql: Sql, roomIds: number[], days: string[]) => sql`
+  SELECT b.id, b.room_id, b.user_id, b.day, r.name AS room_name, u.name AS user_name
+  FROM unnest(${roomIds}::int[], ${days}::date[]) AS t(room_id, day)
+  JOIN bookings b ON b.room_id = t.room_id AND b.day = t.day
+  JOIN rooms r ON r.id = b.room_id JOIN users u ON u.id = b.user_id`;
+
+export interface BookingRequest {
+  roomId: number;
+  roomName: string | null; // null: booked by id, nothing to check the id against
+  userId: number;
+  userName: string | null;
+  day: string;
+}
+
+export interface Booking {
+  id: number;
+  room_id: number;
+  room_name: string;
+  user_id: number;
+  user_name: string;
+  date: string;
+}
+
+/** What the database said about one request. `room_invalid`/`user_invalid`: no such id (with that name). */
+export type Decision =
+  | { outcome: 'booked'; booking: Booking }
+  | { outcome: 'already_booked' }
+  | { outcome: 'room_invalid' }
+  | { outcome: 'user_invalid' };
+
+type Columns = readonly [number[], (string | null)[], number[], (string | null)[], string[]];
+
+function toColumns(requests: readonly BookingRequest[]): Columns {
+  const roomIds: number[] = [], roomNames: (string | null)[] = [], userIds: number[] = [];
+  const userNames: (string | null)[] = [], days: string[] = [];
+  for (const request of requests) {
+    roomIds.push(request.roomId);
+    roomNames.push(request.roomName);
+    userIds.push(request.userId);
+    userNames.push(request.userName);
+    days.push(request.day);
+  }
+  return [roomIds, roomNames, userIds, userNames, days];
+}
+
+/** Decides every request of the batch in one statement; the answers come in the requests' order. */
+export async function decideBatch(sql: Sql, requests: readonly BookingRequest[]): Promise<Decision[]> {
+  const rows = await decideBatchStatement(sql, ...toColumns(requests));
+  const decisions = new Array<Decision>(requests.length);
+  for (const row of rows) {
+    const slot = row.slot - 1;
+    const request = requests[slot];
+    if (row.id !== null) {
+      decisions[slot] = { outcome: 'booked', booking: {
+        id: row.id, room_id: request.roomId, room_name: row.room_name,
+        user_id: request.userId, user_name: row.user_name, date: request.day } };
+    } else if (row.room_name !== null) decisions[slot] = { outcome: 'already_booked' };
+    else decisions[slot] = { outcome: row.room_ok ? 'user_invalid' : 'room_invalid' };
+  }
+  return decisions;
+}
+
+/**
+ * After a connection died mid-statement: what is committed for each request's (room, day).
+ * undefined: nothing, decide it again. The same user holding the slot is taken as this request's
+ * booking: the statement may have committed just before the connection died.
+ */
+export async function findCommitted(sql: Sql, requests: readonly BookingRequest[]): Promise<(Decision | undefined)[]> {
+  const [roomIds, , , , days] = toColumns(requests);
+  const rows = await findCommittedStatement(sql, roomIds, days);
+  const bySlot = new Map(rows.map((row) => [`${row.room_id}:${row.day}`, row]));
+  return requests.map((request): Decision | undefined => {
+    const row = bySlot.get(`${request.roomId}:${request.day}`);
+    if (!row) return undefined;
+    if (row.user_id !== request.userId) return { outcome: 'already_booked' };
+    return { outcome: 'booked', booking: toBooking(row) };
+  });
+}
+
+export function toBooking(row: Record<string, any>): Booking {
+  return { id: row.id, room_id: row.room_id, room_name: row.room_name, user_id: row.user_id,
+    user_name: row.user_name, date: row.day };
+}
