@@ -8,6 +8,22 @@ import { log } from '../log';
 export const NAMES_CHANNEL = 'roombook_names';
 
 /**
+ * Every database call of the listener has a deadline. A pool connection can stall after a drop
+ * (postgres.js can leave a connection attempt that never sends), and a reload or ping that never
+ * settles would freeze the cache for good: changes stay buffered and checks stop. 100,000 rooms
+ * and 100,000 users load in about 0.5 s, so 5 s is ample.
+ */
+const DATABASE_CALL_DEADLINE_MS = 5000;
+
+function withDeadline<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${DATABASE_CALL_DEADLINE_MS} ms`)), DATABASE_CALL_DEADLINE_MS);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
  * Keeps one worker's existence cache current. Notifications sent while the LISTEN connection is
  * down are lost, so every (re)subscribe reloads the whole cache. postgres.js re-subscribes after
  * a drop, but gives up silently if the database is unreachable at that moment, and a silent
@@ -65,9 +81,9 @@ export class NameListener {
       max: 1, idle_timeout: 0, max_lifetime: null, connect_timeout: 3, onnotice: () => {},
       connection: { application_name: 'roombook-listener' },
     });
-    await this.listenSql.listen(NAMES_CHANNEL, (payload) => this.onNotify(payload), () => {
+    await withDeadline(this.listenSql.listen(NAMES_CHANNEL, (payload) => this.onNotify(payload), () => {
       this.lastReload = this.reload();
-    });
+    }), 'LISTEN');
   }
 
   private async closeListenConnection(): Promise<void> {
@@ -104,7 +120,8 @@ export class NameListener {
     this.reloadNeeded = false;
     let failed = false;
     try {
-      const [rooms, users] = await Promise.all([this.repositories.room.all(), this.repositories.user.all()]);
+      const [rooms, users] = await withDeadline(
+        Promise.all([this.repositories.room.all(), this.repositories.user.all()]), 'cache reload');
       this.cache.rooms.replaceAll(rooms);
       this.cache.users.replaceAll(users);
       this.buffered.forEach((change) => this.cache.apply(change));
@@ -142,7 +159,7 @@ export class NameListener {
       setTimeout(() => resolve(false), Math.max(1000, this.checkEveryMs / 2)).unref();
     });
     try {
-      await this.pool`SELECT pg_notify(${NAMES_CHANNEL}, ${JSON.stringify({ op: 'ping', token })})`;
+      await withDeadline(this.pool`SELECT pg_notify(${NAMES_CHANNEL}, ${JSON.stringify({ op: 'ping', token })})`, 'ping');
     } catch {
       this.pendingPing = undefined;
       return; // the database itself is down: nothing to learn about the listener until it is back
