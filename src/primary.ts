@@ -49,7 +49,7 @@ export async function runPrimary(config: Config): Promise<void> {
       const { startEmbeddedPostgres } = require('./db/embedded') as typeof import('./db/embedded');
       embedded = await startEmbeddedPostgres({
         dataDir: config.dataDir, dataDirIsDefault: isDefaultDataDir(), port: config.embeddedPort,
-        log: (message) => log.warn(message, { component: 'embedded-postgres' }),
+        log: (message, level = 'warn') => log[level](message, { component: 'embedded-postgres' }),
       });
     }
     const databaseUrl = config.databaseUrl || embedded!.url;

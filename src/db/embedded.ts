@@ -12,7 +12,9 @@ import { type PostgresUser, binDirFor, ensurePostgresUser, readOrCreatePassword,
  * <dataDir>/db-password the superuser's generated password (0600, ours), reused on every start.
  */
 export interface EmbeddedDatabase { url: string; dataDir: string; stop(): Promise<void> }
-export interface EmbeddedOptions { dataDir: string; dataDirIsDefault: boolean; port: number /* 0 = pick a free port on 127.0.0.1 */; log: (message: string) => void }
+export interface EmbeddedOptions { dataDir: string; dataDirIsDefault: boolean; port: number /* 0 = pick a free port on 127.0.0.1 */; log: EmbeddedLog }
+/** Progress lines are 'info'; anything that needs an operator's eye comes without a level ('warn'). */
+export type EmbeddedLog = (message: string, level?: 'info' | 'warn') => void;
 
 const DATABASE = 'roombook';
 const READY_TIMEOUT_MS = 30_000;
@@ -35,7 +37,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     await server.stop();
     throw error;
   }
-  options.log(`embedded PostgreSQL ready on 127.0.0.1:${port} in ${Date.now() - started} ms (data in ${cluster})`);
+  options.log(`embedded PostgreSQL ready on 127.0.0.1:${port} in ${Date.now() - started} ms (data in ${cluster})`, 'info');
   return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`, dataDir, stop: server.stop };
 }
 
@@ -44,7 +46,7 @@ const runAs = (user: PostgresUser | undefined) => ({ cwd: '/', ...(user && { uid
 
 /** initdb into a staging folder renamed at the end, so a crash mid-initdb never leaves a half cluster as `pg`. */
 async function initClusterIfMissing(
-  binDir: string, user: PostgresUser | undefined, dataDir: string, cluster: string, password: string, log: (m: string) => void,
+  binDir: string, user: PostgresUser | undefined, dataDir: string, cluster: string, password: string, log: EmbeddedLog,
 ): Promise<void> {
   if (fs.existsSync(path.join(cluster, 'PG_VERSION'))) return;
   if (fs.existsSync(cluster)) fs.rmdirSync(cluster); // only if empty: anything else is not ours to delete
@@ -64,7 +66,7 @@ async function initClusterIfMissing(
     fs.rmSync(pwfile, { force: true });
   }
   fs.renameSync(staging, cluster);
-  log(`embedded PostgreSQL: initialized a new cluster in ${cluster} in ${Date.now() - started} ms`);
+  log(`embedded PostgreSQL: initialized a new cluster in ${cluster} in ${Date.now() - started} ms`, 'info');
 }
 
 function runToCompletion(file: string, user: PostgresUser | undefined, args: string[]): Promise<void> {
@@ -83,7 +85,7 @@ function runToCompletion(file: string, user: PostgresUser | undefined, args: str
  * After our process was SIGKILLed its postmaster lives on and holds the cluster; stop it fast.
  * A pid file whose process is gone (or is some other program now) is left to postgres, which ignores it.
  */
-async function stopOrphanedPostmaster(cluster: string, log: (m: string) => void): Promise<void> {
+async function stopOrphanedPostmaster(cluster: string, log: EmbeddedLog): Promise<void> {
   const pidFile = path.join(cluster, 'postmaster.pid');
   const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
   if (!pid || !isAlive(pid) || !runsOn(pid, cluster)) return;
@@ -133,7 +135,7 @@ interface Postmaster {
   stop(): Promise<void>;
 }
 
-function spawnPostmaster(binDir: string, user: PostgresUser | undefined, cluster: string, port: number, log: (m: string) => void): Postmaster {
+function spawnPostmaster(binDir: string, user: PostgresUser | undefined, cluster: string, port: number, log: EmbeddedLog): Postmaster {
   const settings = [
     'listen_addresses=127.0.0.1', 'unix_socket_directories=', 'max_connections=200', 'shared_buffers=128MB',
     'jit=off', // compiling short OLTP queries costs more than it saves
