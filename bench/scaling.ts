@@ -120,11 +120,14 @@ const spec = (url: string, durationS: number): LoadSpec => ({
   scriptArgs: { rooms: options.rooms, users: options.users, threads: options.threads },
 });
 
-async function main(): Promise<void> {
-  if (options.hosts > 0) return hostsMain();
+/**
+ * What both modes do first: check the counts, pick the load tool, read the machine and what else
+ * is busy, and make sure an interrupted run stops every server and drops its database.
+ */
+async function beginRun(autocannonNote: string) {
   if (options.runs < 1 || options.duration < 1) throw new Error('--runs and --duration must be at least 1');
   const tool: Tool = options.tool === 'autocannon' || (options.tool === '' && !wrkInstalled()) ? 'autocannon' : 'wrk';
-  if (tool === 'autocannon') progress('wrk is not installed or not chosen: using autocannon, which runs in this process (its CPU is the load generator\'s)');
+  if (tool === 'autocannon') progress(`wrk is not installed or not chosen: using autocannon, which runs in this process; ${autocannonNote}`);
   const started = new Date();
   const host = machine(repoRoot);
   const noise = await busyProcesses(1000, [process.pid]);
@@ -136,11 +139,22 @@ async function main(): Promise<void> {
   const interrupted = () => void stopAll().finally(() => process.exit(130));
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
+  const openDatabase = async (): Promise<BenchDatabase> => {
+    database = await createBenchDatabase(process.env.DATABASE_URL || undefined);
+    progress(`database: ${database.description}`);
+    return database;
+  };
+  return { tool, started, host, noise, stopAll, openDatabase };
+}
+
+async function main(): Promise<void> {
+  if (options.hosts > 0) return hostsMain();
+  const { tool, started, host, noise, stopAll, openDatabase } = await beginRun('its CPU is the load generator\'s');
+  let database: BenchDatabase | undefined;
   const runsByWorkers = new Map<number, ScalingRun[]>();
   let pgSettings: Record<string, string> = {};
   try {
-    database = await createBenchDatabase(process.env.DATABASE_URL || undefined);
-    progress(`database: ${database.description}`);
+    database = await openDatabase();
     const cluster = await startAll(database);
     pgSettings = cluster.pgSettings;
     const rounds = [...(options.warmup > 0 ? [0] : []), ...Array.from({ length: options.runs }, (_, i) => i + 1)];
@@ -264,28 +278,15 @@ async function runHosts(loaded: Roombook[], postmaster: number, durationS: numbe
 async function hostsMain(): Promise<void> {
   const hosts = options.hosts;
   const workersPerHost = options['workers-per-host'];
-  if (options.runs < 1 || options.duration < 1) throw new Error('--runs and --duration must be at least 1');
   if (!Number.isInteger(hosts) || !Number.isInteger(workersPerHost) || workersPerHost < 1) throw new Error('--hosts and --workers-per-host must be whole numbers, --workers-per-host at least 1');
   if (hosts > options.connections) throw new Error('--hosts cannot exceed --connections: each host needs a connection');
   if (process.argv.slice(2).some((arg) => arg.startsWith('--max-workers'))) throw new Error('--max-workers does not apply with --hosts (use --workers-per-host)');
-  const tool: Tool = options.tool === 'autocannon' || (options.tool === '' && !wrkInstalled()) ? 'autocannon' : 'wrk';
-  if (tool === 'autocannon') progress('wrk is not installed or not chosen: using autocannon, which runs in this process; its instances share one thread');
-  const started = new Date();
-  const host = machine(repoRoot);
-  const noise = await busyProcesses(1000, [process.pid]);
+  const { tool, started, host, noise, stopAll, openDatabase } = await beginRun('its instances share one thread');
   let database: BenchDatabase | undefined;
-  const stopAll = async () => {
-    for (const roombook of servers.splice(0).reverse()) await stopRoombook(roombook); // the first holds the embedded PostgreSQL
-    await database?.dispose();
-  };
-  const interrupted = () => void stopAll().finally(() => process.exit(130));
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
   const runsByHosts = new Map<number, HostsRun[]>();
   let pgSettings: Record<string, string> = {};
   try {
-    database = await createBenchDatabase(process.env.DATABASE_URL || undefined);
-    progress(`database: ${database.description}`);
+    database = await openDatabase();
     let shared: BenchDatabase | undefined;
     let postmaster = 0;
     for (let i = 1; i <= hosts; i++) {
