@@ -26,13 +26,16 @@ export interface Reply {
   contentType?: string; // default application/json; a PreSerialised body is sent as it is
 }
 
-export function errorReply(error: AppError, headers?: Record<string, string>): Reply {
+/** Sent with the 503s that a client should simply retry. */
+const RETRY_SOON: Readonly<Record<string, string>> = Object.freeze({ 'Retry-After': '1' });
+
+export function errorReply(error: AppError): Reply {
   const status = statusOf(error.code);
   const body = error.message === catalogue[error.code][1]
     ? defaultErrorBodies.get(error.code)!
     : JSON.stringify({ error: error.code, message: error.message });
-  const retry = error.code === 'db_unavailable' || error.code === 'not_ready' ? { 'Retry-After': '1' } : undefined;
-  return { status, body: new PreSerialised(body), headers: { ...retry, ...headers } };
+  const retry = error.code === 'db_unavailable' || error.code === 'not_ready';
+  return { status, body: new PreSerialised(body), headers: retry ? RETRY_SOON : undefined };
 }
 
 export const errorOf = (code: ErrorCode, message?: string): Reply => errorReply(new AppError(code, message));
