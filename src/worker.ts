@@ -33,11 +33,13 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
   const rooms = new NamedRepository(sql, 'room');
   const users = new NamedRepository(sql, 'user');
   const listener = new NameListener(databaseUrl, sql, cache, { room: rooms, user: users }, config.listenerCheckMs);
-  const batcher = new BookingBatcher(sql, config.batchMaxSize, config.batchMaxInFlight, metrics.batches);
+  // Booking statements have connections of their own: never queued behind reads, and planned once.
+  const bookingSql = createSql(databaseUrl, { max: config.batchMaxInFlight, applicationName: 'roombook-bookings', genericPlans: true });
+  const batcher = new BookingBatcher(bookingSql, config.batchMaxSize, config.batchMaxInFlight, metrics.batches);
   const today = createTodayClock(config.bookingTimeZone);
   const bookingService = new BookingService(cache, { room: rooms, user: users }, batcher, today);
   let stopping = false;
-  metrics.watch({ cache, batcher, listener, requestsInFlight: inFlight, poolSize: config.poolSize });
+  metrics.watch({ cache, batcher, listener, requestsInFlight: inFlight, poolSize: config.poolSize + config.batchMaxInFlight });
 
   await listener.start();
   const access = new Access(config.adminToken, await cancelSecret(sql, config.cancelTokenSecret));
@@ -91,7 +93,7 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
     // Connections first, then the database: nothing may reach a closed pool and read as db_unavailable.
     (app as unknown as { close(): void }).close(); // closes keep-alive connections too (uWS ≥ 20.26; not in its typings)
     await listener.stop();
-    await sql.end({ timeout: 2 });
+    await Promise.all([sql.end({ timeout: 2 }), bookingSql.end({ timeout: 2 })]);
   }
 
   return { port: uWS.us_socket_local_port(listenSocket), stop };

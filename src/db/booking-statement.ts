@@ -3,32 +3,33 @@ import type { Sql } from './sql';
 /**
  * The statement that decides a batch of bookings, and the lookup that settles a batch whose
  * connection died. One row per booking, UNIQUE (room_id, day) settles every race, rows go in in
- * (room_id, day) order so two batches never wait on each other in a cycle (deadlock). Names,
- * when given, are checked against the tables in the same statement: a stale cache entry leads to
- * "invalid", never to a booking of the wrong room.
+ * (room_id, day) order so two batches never wait on each other in a cycle (deadlock). Each row's
+ * room and user are read in the same statement and, when the request named them, compared with
+ * the names given: a stale cache entry leads to "invalid", never to a booking of the wrong room.
+ *
+ * Written for a generic plan (the pool runs it with plan_cache_mode = force_generic_plan, see
+ * src/db/sql.ts): planning it anew for every batch size cost more than executing it. The room and
+ * user are scalar subqueries, so the plan looks each one up by primary key whatever the tables'
+ * sizes; a join planned for an unknown batch size chose to scan the whole users table instead.
  */
 const decideBatchStatement = (sql: Sql, roomIds: number[], roomNames: (string | null)[], userIds: number[],
   userNames: (string | null)[], days: string[]) => sql`
   WITH input AS (
-    SELECT * FROM unnest(${roomIds}::int[], ${roomNames}::text[], ${userIds}::int[], ${userNames}::text[], ${days}::date[])
+    SELECT t.slot::int AS slot, t.room_id, t.user_id, t.day,
+      (SELECT name FROM rooms WHERE id = t.room_id) AS room_now, t.room_name,
+      (SELECT name FROM users WHERE id = t.user_id) AS user_now, t.user_name
+    FROM unnest(${roomIds}::int[], ${roomNames}::text[], ${userIds}::int[], ${userNames}::text[], ${days}::date[])
       WITH ORDINALITY AS t(room_id, room_name, user_id, user_name, day, slot)
-  ), valid AS (
-    SELECT i.slot, i.room_id, i.user_id, i.day, r.name AS room_name, u.name AS user_name
-    FROM input i
-    JOIN rooms r ON r.id = i.room_id AND (i.room_name IS NULL OR r.name = i.room_name)
-    JOIN users u ON u.id = i.user_id AND (i.user_name IS NULL OR u.name = i.user_name)
   ), inserted AS (
     INSERT INTO bookings (room_id, user_id, day)
-    SELECT room_id, user_id, day FROM valid ORDER BY room_id, day
+    SELECT room_id, user_id, day FROM input
+    WHERE room_now = coalesce(room_name, room_now) AND user_now = coalesce(user_name, user_now)
+    ORDER BY room_id, day
     ON CONFLICT (room_id, day) DO NOTHING
     RETURNING id, room_id, day
   )
-  SELECT i.slot::int AS slot, b.id, v.room_name, v.user_name,
-    CASE WHEN v.slot IS NULL THEN EXISTS (
-      SELECT 1 FROM rooms r WHERE r.id = i.room_id AND (i.room_name IS NULL OR r.name = i.room_name)) END AS room_ok
-  FROM input i
-  LEFT JOIN valid v ON v.slot = i.slot
-  LEFT JOIN inserted b ON b.room_id = i.room_id AND b.day = i.day`;
+  SELECT i.slot, b.id, i.room_now, i.user_now
+  FROM input i LEFT JOIN inserted b ON b.room_id = i.room_id AND b.day = i.day`;
 
 /** After a connection died mid-statement: which of these slots hold a committed booking? */
 const findCommittedStatement = (sql: Sql, roomIds: number[], days: string[]) => sql`
@@ -76,6 +77,11 @@ function toColumns(requests: readonly BookingRequest[]): Columns {
   return [roomIds, roomNames, userIds, userNames, days];
 }
 
+/** The row exists and, when the request named it, has that name (the statement's own test). */
+function matches(nameNow: string | null, nameGiven: string | null): boolean {
+  return nameNow !== null && (nameGiven === null || nameNow === nameGiven);
+}
+
 /** Decides every request of the batch in one statement; the answers come in the requests' order. */
 export async function decideBatch(sql: Sql, requests: readonly BookingRequest[]): Promise<Decision[]> {
   const rows = await decideBatchStatement(sql, ...toColumns(requests));
@@ -85,10 +91,11 @@ export async function decideBatch(sql: Sql, requests: readonly BookingRequest[])
     const request = requests[slot];
     if (row.id !== null) {
       decisions[slot] = { outcome: 'booked', booking: {
-        id: row.id, room_id: request.roomId, room_name: row.room_name,
-        user_id: request.userId, user_name: row.user_name, date: request.day } };
-    } else if (row.room_name !== null) decisions[slot] = { outcome: 'already_booked' };
-    else decisions[slot] = { outcome: row.room_ok ? 'user_invalid' : 'room_invalid' };
+        id: row.id, room_id: request.roomId, room_name: row.room_now,
+        user_id: request.userId, user_name: row.user_now, date: request.day } };
+    } else if (!matches(row.room_now, request.roomName)) decisions[slot] = { outcome: 'room_invalid' };
+    else if (!matches(row.user_now, request.userName)) decisions[slot] = { outcome: 'user_invalid' };
+    else decisions[slot] = { outcome: 'already_booked' };
   }
   return decisions;
 }

@@ -60,9 +60,9 @@ export class WorkerMetrics {
     this.add('roombook_http_requests_in_flight', 'Requests being answered', 'gauge',
       () => [{ labels: {}, value: sources.requestsInFlight.count }]);
     this.add('roombook_booking_queue_length', 'Bookings waiting for a statement', 'gauge', () => [{ labels: {}, value: batcher.queued }]);
-    this.add('roombook_db_booking_statements_in_flight', 'Booking statements running on the database (the main use of the pool)',
+    this.add('roombook_db_booking_statements_in_flight', 'Booking statements running on the database (one connection each)',
       'gauge', () => [{ labels: {}, value: batcher.statementsInFlight }]);
-    this.add('roombook_db_pool_connections_max', 'Database connections the workers may open (DB_POOL_SIZE per worker, LISTEN not counted)',
+    this.add('roombook_db_pool_connections_max', 'Database connections the workers may open (DB_POOL_SIZE + BATCH_MAX_IN_FLIGHT per worker, LISTEN not counted)',
       'gauge', () => [{ labels: {}, value: sources.poolSize }]);
     // Every worker caches the same names: the largest cache is the meaningful size.
     this.add('roombook_cache_entries', 'Names in a worker\'s name-to-id cache (the largest among workers)', 'gauge',

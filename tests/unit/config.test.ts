@@ -33,7 +33,7 @@ describe('loadConfig', () => {
       embeddedPort: 0,
       bookingTimeZone: 'UTC',
       maxBodyBytes: 16384,
-      poolSize: 4,
+      poolSize: 2,
       batchMaxSize: 512,
       batchMaxInFlight: 2,
       listenerCheckMs: 5000,
