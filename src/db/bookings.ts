@@ -145,9 +145,9 @@ export class BookingBatcher {
   }
 
   /**
-   * One statement for the batch. A deadlock or a foreign-key race (a room deleted between the
-   * statement's snapshot and its insert) is retried once; a lost connection leaves the outcome
-   * unknown, so the committed rows are looked up before anyone gets an answer.
+   * One statement for the batch. A deadlock (which the row order should rule out) is retried;
+   * a lost connection leaves the outcome unknown, so the committed rows are looked up before
+   * anyone gets an answer.
    */
   private async decideWithRetry(batch: Pending[]): Promise<(Decision | undefined)[]> {
     const requests = batch.map((entry) => entry.request);
@@ -156,7 +156,7 @@ export class BookingBatcher {
         return await decideBatch(this.sql, requests);
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if ((code === '40P01' || code === '23503') && attempt < 3) continue;
+        if (code === '40P01' && attempt < 3) continue;
         if (isDatabaseUnavailable(error)) return this.resolveUnknownOutcome(requests, error);
         throw error;
       }

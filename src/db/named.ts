@@ -70,19 +70,21 @@ export class NamedRepository {
   }
 
   /**
-   * Deletes one room or user, refusing while it has bookings on `today` or later unless
-   * `cascade`. The row is locked first: a booking being inserted for it waits (its foreign-key
-   * check needs a share lock) and then fails as not found, so no future booking slips past the
-   * check and is deleted unasked.
+   * Deletes one room or user and its bookings, refusing while it has bookings on `today` or later
+   * unless `cascade`. Bookings carry no foreign keys (sql/004): the table lock taken first waits
+   * for every transaction inserting bookings and holds new ones off until this commits, so no
+   * booking is left pointing at the deleted row and no future booking slips past the check.
    */
   async remove(id: number, cascade: boolean, today: string): Promise<void> {
     await this.sql.begin(async (tx) => {
-      const [row] = await tx`SELECT id FROM ${tx(this.table)} WHERE id = ${id} FOR UPDATE`;
+      await tx`LOCK TABLE bookings IN SHARE ROW EXCLUSIVE MODE`;
+      const [row] = await tx`SELECT id FROM ${tx(this.table)} WHERE id = ${id}`;
       if (!row) throw new AppError('not_found', `No ${this.kind} has id ${id}.`);
       if (!cascade) {
         const [future] = await tx`SELECT 1 FROM bookings WHERE ${tx(this.column)} = ${id} AND day >= ${today}::date LIMIT 1`;
         if (future) throw new AppError(hasBookings[this.kind]);
       }
+      await tx`DELETE FROM bookings WHERE ${tx(this.column)} = ${id}`;
       await tx`DELETE FROM ${tx(this.table)} WHERE id = ${id}`;
     });
   }

@@ -418,6 +418,36 @@ describe.each(kinds)('$path', (k) => {
       for (const id of mine) expectError(await api.get(`/bookings/${id}`), 404, 'not_found');
     });
 
+    // Bookings carry no foreign keys (sql/004): the delete's lock on the bookings table is what
+    // keeps every booking pointing at a room and a user that exist. Without it, a batch that read
+    // the row just before the delete committed would insert after it: a booking of nothing.
+    test('deleted while bookings for it pour in from 16 clients: no booking is left without its room or user', async () => {
+      const statuses = new Map<string, number>();
+      for (let round = 0; round < 6; round++) {
+        const item = await create(k.path, unique('flood'));
+        const partner = await create(k.partner, unique('fp'));
+        const ids = k.kind === 'room' ? { room_id: item.id, user_id: partner.id } : { room_id: partner.id, user_id: item.id };
+        let next = 0;
+        let deleted = false;
+        const pour = async () => {
+          for (let sent = 0; !deleted || sent < 3; sent++) { // a few more after the delete's answer
+            const answer = await api.post('/bookings', { ...ids, date: dayFromToday(1 + next++) });
+            const key = answer.status === 201 ? '201' : `${answer.status} ${answer.body.error}`;
+            statuses.set(key, (statuses.get(key) ?? 0) + 1);
+          }
+        };
+        const clients = Array.from({ length: 16 }, pour);
+        while (next < 40) await new Promise((resolve) => setTimeout(resolve, 2));
+        expect((await api.del(`${k.path}/${item.id}?cascade=true`, ADMIN)).status).toBe(204);
+        deleted = true;
+        await Promise.all(clients);
+      }
+      const [orphans] = await sql`SELECT count(*)::int AS n FROM bookings b
+        WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = b.room_id) OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = b.user_id)`;
+      expect(orphans.n).toBe(0);
+      expect([...statuses.keys()].sort()).toEqual(['201', `409 ${k.notFoundInBooking}`]);
+    });
+
     test('after a delete, bookings by its id or name are not found; a new one with the same name is booked instead', async () => {
       const item = await create(k.path, unique('gone'));
       const partner = await create(k.partner, unique('gp'));
