@@ -57,7 +57,7 @@ export const settings = {
     meaning: 'database connections per worker for reads and admin calls (bookings have BATCH_MAX_IN_FLIGHT of their own, LISTEN one)' },
   batchMaxSize: { env: 'BATCH_MAX_SIZE', fallback: '512', accepts: 'an integer 1-10000', parse: integer(1, 10000),
     meaning: 'most bookings decided by one INSERT statement' },
-  batchMaxInFlight: { env: 'BATCH_MAX_IN_FLIGHT', fallback: '2', accepts: 'an integer 1-100', parse: integer(1, 100),
+  batchMaxInFlight: { env: 'BATCH_MAX_IN_FLIGHT', fallback: '1', accepts: 'an integer 1-100', parse: integer(1, 100),
     meaning: 'booking statements one worker runs at once, each on a connection of its own; more requests wait and join the next batch' },
   listenerCheckMs: { env: 'LISTENER_CHECK_MS', fallback: '5000', accepts: 'an integer 100-600000',
     parse: integer(100, 600000), meaning: 'how often a worker proves its LISTEN connection alive (ping through NOTIFY)' },

@@ -58,7 +58,7 @@ test('the primary serves metrics on its own port, never on the API port', async 
   const samples = await scrape();
   expect(total(samples, 'roombook_worker_up')).toBe(WORKERS); // every worker answered this scrape
   expect(total(samples, 'roombook_workers_ready')).toBe(WORKERS);
-  expect(total(samples, 'roombook_db_pool_connections_max')).toBe(WORKERS * (2 + 2)); // DB_POOL_SIZE + BATCH_MAX_IN_FLIGHT, defaults
+  expect(total(samples, 'roombook_db_pool_connections_max')).toBe(WORKERS * (2 + 1)); // DB_POOL_SIZE + BATCH_MAX_IN_FLIGHT, defaults
 });
 
 test('under load, the workers\' counts add up to the requests sent', async () => {

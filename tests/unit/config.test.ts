@@ -35,7 +35,7 @@ describe('loadConfig', () => {
       maxBodyBytes: 16384,
       poolSize: 2,
       batchMaxSize: 512,
-      batchMaxInFlight: 2,
+      batchMaxInFlight: 1,
       listenerCheckMs: 5000,
       shutdownTimeoutMs: 8000,
       logLevel: 'info',
