@@ -78,7 +78,7 @@ function tasks(): Task[] {
     { name: 'errorReply, default message', inner: 100, fn: () => errorReply(new AppError('already_booked')) },
     { name: 'errorReply, own message (409 already_booked)', inner: 100, fn: () => errorReply(new AppError('already_booked', 'The room is already booked on 2027-11-25.')) },
     { name: 'JSON.stringify booking + cancel_token', inner: 100, fn: () => JSON.stringify({ ...booking, cancel_token: 'abcdefghijklmnopqrstuv' }) },
-    { name: 'Access.cancelTokenFor (HMAC-SHA256)', inner: 20, fn: () => access.cancelTokenFor(123456) },
+    { name: 'Access.cancelTokenFor (AES-128 of the id)', inner: 20, fn: () => access.cancelTokenFor(123456) },
     { name: 'BookingService.book, database stubbed (async)', inner: 1, fn: () => service.book({ room: { name: 'ROOM1234' }, user: { name: 'user42' }, date: '25.11.27' }) },
   ];
 }
