@@ -6,7 +6,7 @@ import { wrkCommand, wrkInstalled, type Tool, type Workload } from './lib/load';
 import { describeMachine, machine } from './lib/machine';
 import { batchFigures, readBatchCounters } from './lib/metrics';
 import { measure, summarise, type RunRecord } from './lib/measure';
-import { busyProcesses, treeCpuSeconds } from './lib/proc';
+import { allStats, busyProcesses, peakRssMb, treeCpuSeconds } from './lib/proc';
 import { commandLine, report, type ScenarioResult } from './lib/report';
 import { postmasterPid, startRoombook, stopRoombook, tuning, type Roombook } from './lib/roombook';
 import { startServer, type RunningServer } from './lib/servers';
@@ -118,7 +118,8 @@ async function main(): Promise<void> {
         if (load.nextBase !== undefined) freshBase = load.nextBase;
         if (load.warning) progress(`        warning: ${load.warning}`);
         const batches = scenario.target === 'roombook' ? batchFigures(countersBefore, await readBatchCounters(metricsUrl)) : undefined;
-        records.push({ scenario: scenario.id, run, load, check, cpu, batches });
+        const workerPeakRssMb = scenario.target === 'roombook' ? largestWorkerPeakRss(roombook!.server.pid) : undefined;
+        records.push({ scenario: scenario.id, run, load, check, cpu, batches, workerPeakRssMb });
         progress(`        ${Math.round(load.requestsPerSecond).toLocaleString('en-US')} req/s, p99 ${load.latencyMs.p99.toFixed(2)} ms, ` +
           `statuses ${JSON.stringify(load.statuses)}${check ? `, ${check.written} rows written (${check.verdict})` : ''}` +
           `${batches ? `; batches of ${batches.meanBatchSize.toFixed(1)}, ${batches.meanStatementMs.toFixed(2)} ms each` : ''}`);
@@ -149,6 +150,12 @@ async function main(): Promise<void> {
     progress('stopping servers ...');
     await cleanup();
   }
+}
+
+/** The workers are the primary's node children (the embedded postmaster is its other child). */
+function largestWorkerPeakRss(primary: number): number {
+  const workers = [...allStats().values()].filter((stat) => stat.ppid === primary && stat.comm === 'node');
+  return Math.max(...workers.map((stat) => peakRssMb(stat.pid) ?? NaN));
 }
 
 main().catch((error) => {

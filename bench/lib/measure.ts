@@ -31,6 +31,7 @@ export interface RunRecord {
   check?: Check;
   cpu?: CpuUse;
   batches?: BatchFigures; // roombook's metrics: mean batch size and statement time in this run
+  workerPeakRssMb?: number; // the largest worker's peak resident memory so far (VmHWM), roombook only
 }
 
 /** Called right before and right after the load itself (CPU readings), outside the SQL checks. */
@@ -130,6 +131,7 @@ export interface Summary {
   cpuPerRequestUs: { server: number; postgres: number; loadGenerator: number };
   meanBatchSize: number;
   meanStatementMs: number;
+  workerPeakRssMb: number; // the largest worker's peak RSS over the runs, warm-up included
   checks: string; // "3 exact", "2 exact, 1 cut-off", ...
 }
 
@@ -158,6 +160,7 @@ export function summarise(records: RunRecord[]): Summary {
     },
     meanBatchSize: median(runs.map((r) => r.batches?.meanBatchSize ?? NaN)),
     meanStatementMs: median(runs.map((r) => r.batches?.meanStatementMs ?? NaN)),
+    workerPeakRssMb: Math.max(...records.map((r) => r.workerPeakRssMb ?? NaN)),
     checks: [...verdicts].map(([verdict, count]) => `${count} ${verdict}`).join(', ') || '–',
   };
 }

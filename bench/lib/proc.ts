@@ -50,6 +50,16 @@ export function readStat(pid: number): ProcStat | undefined {
   }
 }
 
+/** Peak resident memory (VmHWM) of a process in MB, undefined once it is gone. */
+export function peakRssMb(pid: number): number | undefined {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function allStats(): Map<number, ProcStat> {
   const stats = new Map<number, ProcStat>();
   for (const entry of fs.readdirSync('/proc')) {
