@@ -3,6 +3,8 @@
 FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci runs our postinstall, which patches postgres.js (scripts/patch-postgres.cjs)
+COPY scripts/patch-postgres.cjs ./scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src

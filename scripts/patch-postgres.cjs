@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * postinstall: fixes a bug of postgres.js 3.4.9 (the newest release) in node_modules/postgres.
+ *
+ * Small writes wait behind a setImmediate (`nextWriteTimer`) holding the bytes in `chunk`. When a
+ * connection closes, closed() and terminate() cancel that immediate but leave the variable set and
+ * the bytes in place: the reconnected connection then never schedules a write again, so its
+ * startup message is not sent and it waits for connect_timeout, again and again, while the query
+ * that wanted it waits too. Seen here as booking statements that never answered after their
+ * connection was terminated under load (tests/faults/outage.test.ts). Reported upstream as
+ * porsager/postgres#1208 and in the pull requests around it; this is the two-line reset they
+ * propose. The replacement is exact-text and idempotent; a release that changes the text is left
+ * alone with a warning, and tests/unit/postgres-patch.test.ts says whether the fix is in place.
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+
+const MARK = '/* roombook: reset the write state with the socket */';
+const fixes = [
+  { where: 'terminate()', from: '    clearImmediate(nextWriteTimer)\n    if (socket) {',
+    to: `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${MARK}\n    if (socket) {` },
+  { where: 'closed()', from: "    clearImmediate(nextWriteTimer)\n    socket.removeListener('data', data)",
+    to: `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${MARK}\n    socket.removeListener('data', data)` },
+];
+
+/** node_modules/postgres (its package.json is not exported, so from its main file upwards). */
+function packageRoot() {
+  let dir;
+  try {
+    dir = path.dirname(require.resolve('postgres', { paths: [path.join(__dirname, '..')] }));
+  } catch {
+    return undefined; // not installed (yet): nothing to patch
+  }
+  for (; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'postgres') return dir;
+  }
+  return undefined;
+}
+
+function patchFile(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  if (text.includes(MARK)) return 'already patched';
+  let patched = text;
+  for (const fix of fixes) {
+    if (patched.split(fix.from).length !== 2) return `left alone: the text around ${fix.where} is not the one this patch knows`;
+    patched = patched.replace(fix.from, fix.to);
+  }
+  fs.writeFileSync(file, patched);
+  return 'patched';
+}
+
+const root = packageRoot();
+if (root) {
+  for (const variant of ['cjs/src', 'src', 'cf/src']) {
+    const file = path.join(root, variant, 'connection.js');
+    if (!fs.existsSync(file)) continue;
+    const outcome = patchFile(file);
+    const line = `roombook: postgres.js ${path.relative(root, file)}: ${outcome}`;
+    if (outcome.startsWith('left alone')) console.warn(line);
+    else if (process.env.npm_config_loglevel === 'verbose') console.log(line);
+  }
+}
+
+module.exports = { MARK };

@@ -1,0 +1,30 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * postgres.js 3.4.9 leaves its write timer set when a connection closes, and the reconnected
+ * connection then never writes (scripts/patch-postgres.cjs, run by npm at install). This checks
+ * the postgres.js that roombook loads: in both teardown paths the timer and the buffered bytes are
+ * reset, by the patch or by a release that fixed it.
+ */
+const connectionJs = fs.readFileSync(path.join(path.dirname(require.resolve('postgres')), 'connection.js'), 'utf8');
+
+function body(name: string): string {
+  const start = connectionJs.indexOf(`function ${name}(`);
+  expect(start).toBeGreaterThan(-1);
+  return connectionJs.slice(start, connectionJs.indexOf('\n  }\n', start));
+}
+
+test.each(['closed', 'terminate'])('%s() resets the write timer and the buffered bytes along with the socket', (name) => {
+  const teardown = body(name);
+  expect(teardown).toContain('clearImmediate(nextWriteTimer)');
+  expect(teardown).toMatch(/chunk = nextWriteTimer = null|nextWriteTimer = chunk = null/);
+});
+
+test('the patch is applied once, however often npm runs it', () => {
+  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+  execFileSync(process.execPath, [path.join(__dirname, '../../scripts/patch-postgres.cjs')]);
+  const again = fs.readFileSync(path.join(path.dirname(require.resolve('postgres')), 'connection.js'), 'utf8');
+  expect(again).toBe(connectionJs);
+  expect(again.split('chunk = nextWriteTimer = null').length - 1).toBeLessThanOrEqual(3); // nextWrite's own + the two resets
+});
