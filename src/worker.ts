@@ -1,6 +1,6 @@
 import uWS from 'uWebSockets.js';
 import type { Config } from './config';
-import { createSql } from './db/sql';
+import { closePool, createSql } from './db/sql';
 import { NamedRepository } from './db/named';
 import { BookingBatcher } from './db/bookings';
 import { BookingRecords } from './db/booking-records';
@@ -34,8 +34,13 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
   const users = new NamedRepository(sql, 'user');
   const listener = new NameListener(databaseUrl, sql, cache, { room: rooms, user: users }, config.listenerCheckMs);
   // Booking statements have connections of their own: never queued behind reads, and planned once.
-  const bookingSql = createSql(databaseUrl, { max: config.batchMaxInFlight, applicationName: 'roombook-bookings', genericPlans: true });
-  const batcher = new BookingBatcher(bookingSql, config.batchMaxSize, config.batchMaxInFlight, metrics.batches);
+  const batcher = new BookingBatcher(() => createSql(databaseUrl, {
+    max: config.batchMaxInFlight, applicationName: 'roombook-bookings', genericPlans: true,
+    statementTimeoutMs: config.bookingStatementTimeoutMs,
+  }), {
+    maxSize: config.batchMaxSize, maxInFlight: config.batchMaxInFlight,
+    statementTimeoutMs: config.bookingStatementTimeoutMs, observer: metrics.batches,
+  });
   const today = createTodayClock(config.bookingTimeZone);
   const bookingService = new BookingService(cache, { room: rooms, user: users }, batcher, today);
   let stopping = false;
@@ -93,7 +98,7 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
     // Connections first, then the database: nothing may reach a closed pool and read as db_unavailable.
     (app as unknown as { close(): void }).close(); // closes keep-alive connections too (uWS ≥ 20.26; not in its typings)
     await listener.stop();
-    await Promise.all([sql.end({ timeout: 2 }), bookingSql.end({ timeout: 2 })]);
+    await Promise.all([closePool(sql, 2), batcher.close()]);
   }
 
   return { port: uWS.us_socket_local_port(listenSocket), stop };

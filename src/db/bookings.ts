@@ -1,4 +1,4 @@
-import type { Sql } from './sql';
+import { closePool, type Sql } from './sql';
 import { isDatabaseUnavailable } from '../errors';
 import { log } from '../log';
 import { decideBatch, findCommitted, type BookingRequest, type Decision } from './booking-statement';
@@ -7,7 +7,20 @@ import { decideBatch, findCommitted, type BookingRequest, type Decision } from '
  * The write path's scheduler. Bookings that arrive close together are decided together: one
  * statement per batch (src/db/booking-statement.ts), so one commit for many bookings (group
  * commit). At most maxInFlight statements run at once; what arrives meanwhile joins the next.
+ *
+ * The batcher owns the booking connections, and never lets a broken one hold up the worker's
+ * bookings:
+ * - a statement that fails with a lost connection gets a new pool before its outcome is looked
+ *   up: postgres.js 3.4.9 can leave a query stranded on a connection that died under it (queued
+ *   between the socket's 'error' and 'close' events, it is never settled), and a fresh pool takes
+ *   none of that state along;
+ * - PostgreSQL cancels a statement that runs longer than statementTimeoutMs (statement_timeout:
+ *   lock waits, a stalled server); one that has given no answer STUCK_MARGIN_MS after that never
+ *   reached the server or cannot answer (a network path gone silent: no FIN, no RST, which the
+ *   client does not notice by itself). Its pool is then replaced too, and its outcome looked up.
  */
+const STUCK_MARGIN_MS = 2000;
+
 interface Pending {
   request: BookingRequest;
   resolve: (decision: Decision) => void;
@@ -29,15 +42,37 @@ export interface BatchStats {
   bookings: number;
 }
 
+export interface BookingBatcherOptions {
+  maxSize: number;
+  maxInFlight: number;
+  statementTimeoutMs: number;
+  observer?: BatchObserver;
+}
+
 export class BookingBatcher {
+  private sql: Sql;
   private pending: Pending[] = [];
   private inFlight = 0;
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
   readonly stats: BatchStats = { batches: 0, bookings: 0 };
 
-  constructor(private readonly sql: Sql, private readonly maxSize: number, private readonly maxInFlight: number,
-    private readonly observer?: BatchObserver) {}
+  private readonly maxSize: number;
+  private readonly maxInFlight: number;
+  private readonly stuckAfterMs: number;
+  private readonly observer: BatchObserver | undefined;
+
+  /** openConnections: a pool of maxInFlight connections with statement_timeout = statementTimeoutMs. */
+  constructor(private readonly openConnections: () => Sql, options: BookingBatcherOptions) {
+    ({ maxSize: this.maxSize, maxInFlight: this.maxInFlight, observer: this.observer } = options);
+    this.stuckAfterMs = options.statementTimeoutMs + STUCK_MARGIN_MS;
+    this.sql = openConnections();
+  }
+
+  /** Closes the booking connections (after drained(), at shutdown). */
+  close(): Promise<void> {
+    return closePool(this.sql, 2);
+  }
 
   /** Bookings waiting for a statement, and statements running (read by metrics at scrape). */
   get queued(): number {
@@ -109,15 +144,33 @@ export class BookingBatcher {
   }
 
   private async run(batch: Pending[]): Promise<void> {
+    const waitingOn = { pool: this.sql }; // the pool of the statement this batch waits for
+    const watchdog = setTimeout(() => {
+      log.warn('a booking statement gave no answer in time; its connections are replaced and its outcome looked up',
+        { size: batch.length, waitedMs: this.stuckAfterMs });
+      this.replaceConnections(waitingOn.pool);
+    }, this.stuckAfterMs);
     try {
-      const decisions = await this.decideWithRetry(batch);
+      const decisions = await this.decideWithRetry(batch, waitingOn);
       batch.forEach((entry, slot) => this.settle(entry, decisions[slot]));
     } catch (error) {
       for (const entry of batch) {
         entry.reject(error);
         entry.followers?.forEach((follower) => follower.reject(error));
       }
+    } finally {
+      clearTimeout(watchdog);
     }
+  }
+
+  /**
+   * New statements go to a new pool at once (unless another batch replaced `broken` already);
+   * ending the old one fails whatever is still on it as a lost connection, which decideWithRetry
+   * answers by looking the outcome up.
+   */
+  private replaceConnections(broken: Sql): void {
+    if (broken === this.sql) this.sql = this.openConnections();
+    void closePool(broken, 0);
   }
 
   private settle(entry: Pending, decision: Decision | undefined): void {
@@ -149,25 +202,29 @@ export class BookingBatcher {
    * a lost connection leaves the outcome unknown, so the committed rows are looked up before
    * anyone gets an answer.
    */
-  private async decideWithRetry(batch: Pending[]): Promise<(Decision | undefined)[]> {
+  private async decideWithRetry(batch: Pending[], waitingOn: { pool: Sql }): Promise<(Decision | undefined)[]> {
     const requests = batch.map((entry) => entry.request);
     for (let attempt = 1; ; attempt++) {
+      const pool = waitingOn.pool = this.sql;
       try {
-        return await decideBatch(this.sql, requests);
+        return await decideBatch(pool, requests);
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (code === '40P01' && attempt < 3) continue;
-        if (isDatabaseUnavailable(error)) return this.resolveUnknownOutcome(requests, error);
-        throw error;
+        if (code === '57014') throw error; // cancelled by statement_timeout: rolled back, answered 503
+        if (!isDatabaseUnavailable(error)) throw error;
+        this.replaceConnections(pool);
+        return this.resolveUnknownOutcome(requests, error, waitingOn);
       }
     }
   }
 
-  private async resolveUnknownOutcome(requests: BookingRequest[], cause: unknown): Promise<(Decision | undefined)[]> {
+  private async resolveUnknownOutcome(requests: BookingRequest[], cause: unknown, waitingOn: { pool: Sql }): Promise<(Decision | undefined)[]> {
     let decisions;
     try {
-      decisions = await findCommitted(this.sql, requests);
-    } catch {
+      decisions = await findCommitted(waitingOn.pool = this.sql, requests);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) this.replaceConnections(waitingOn.pool);
       throw cause; // still unreachable: the caller answers 503, and a 503 promises nothing
     }
     log.warn('booking batch lost its connection; outcome resolved by lookup', { size: requests.length });

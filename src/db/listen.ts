@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import postgres from 'postgres';
-import type { Sql } from './sql';
+import { closePool, type Sql } from './sql';
 import type { ExistenceCache, NameChange } from '../domain/existence';
 import type { NamedRepository } from './named';
 import { log } from '../log';
@@ -89,7 +89,7 @@ export class NameListener {
   private async closeListenConnection(): Promise<void> {
     const old = this.listenSql;
     this.listenSql = undefined;
-    await old?.end({ timeout: 0 }).catch(() => {});
+    if (old) await closePool(old as unknown as Sql, 0); // bounded: an end() that never settled once froze every later check
   }
 
   private onNotify(payload: string): void {

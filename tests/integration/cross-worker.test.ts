@@ -1,8 +1,8 @@
-import net from 'node:net';
 import type postgres from 'postgres';
 import { connect, createDatabase, insertRoomsSilently, roomCount } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
 import { dayFromToday, onNewConnection } from '../helpers/http';
+import { SilencingRelay } from '../helpers/relay';
 
 /**
  * Stories that only a cluster can get wrong: every request below opens a connection of its own
@@ -216,64 +216,6 @@ describe('three workers, one database', () => {
   });
 });
 
-/**
- * A TCP relay in front of PostgreSQL that can make the listeners' connections go silent: both
- * ends stay open, nothing passes. That is a dropped network path as the client sees it (no FIN,
- * no RST), which postgres.js does not notice by itself.
- */
-class SilencingRelay {
-  private readonly server: net.Server;
-  private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket; listener: boolean; silenced: boolean }>();
-
-  constructor(target: { host: string; port: number }) {
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(target.port, target.host);
-      const pair = { client, upstream, listener: false, silenced: false };
-      this.pairs.add(pair);
-      let first = true;
-      client.on('data', (chunk) => {
-        // postgres.js sends no SSLRequest by default: the first packet is the startup message.
-        if (first) pair.listener = chunk.includes('roombook-listener');
-        first = false;
-        if (!pair.silenced) upstream.write(chunk);
-      });
-      upstream.on('data', (chunk) => pair.silenced || client.write(chunk));
-      const close = () => {
-        this.pairs.delete(pair);
-        client.destroy();
-        upstream.destroy();
-      };
-      for (const socket of [client, upstream]) {
-        socket.on('error', close);
-        socket.on('close', close);
-      }
-    });
-  }
-
-  listen(): Promise<number> {
-    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve((this.server.address() as net.AddressInfo).port)));
-  }
-
-  /** Live (not silenced) listener connections. */
-  get listeners(): number {
-    return [...this.pairs].filter((pair) => pair.listener && !pair.silenced).length;
-  }
-
-  silenceListeners(): number {
-    const listeners = [...this.pairs].filter((pair) => pair.listener && !pair.silenced);
-    listeners.forEach((pair) => (pair.silenced = true));
-    return listeners.length;
-  }
-
-  close(): Promise<void> {
-    this.pairs.forEach((pair) => {
-      pair.client.destroy();
-      pair.upstream.destroy();
-    });
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
 describe('a listener whose connection goes silent', () => {
   const WORKERS = 2;
   let server: RunningServer;
@@ -301,15 +243,15 @@ describe('a listener whose connection goes silent', () => {
   });
 
   test('is found out by its ping, replaced, and the notification it missed is made up by a reload', async () => {
-    await waitFor(`${WORKERS} listeners through the relay`, () => relay.listeners === WORKERS, 5000);
+    await waitFor(`${WORKERS} listeners through the relay`, () => relay.live('roombook-listener') === WORKERS, 5000);
     const before = await roomCount(sql);
     await waitFor('every worker to agree on the rooms', () => everyWorkerCounts(server.port, before), 5000);
 
-    expect(relay.silenceListeners()).toBe(WORKERS);
+    expect(relay.silence('roombook-listener')).toBe(WORKERS);
     await sql`INSERT INTO rooms (name) VALUES ('UNHEARD')`; // notified, but the notification never arrives
 
     await waitFor('every worker to see the room it was not told about', () => everyWorkerCounts(server.port, before + 1), 8000);
-    expect(relay.listeners).toBe(WORKERS); // new connections, not the silenced ones
+    expect(relay.live('roombook-listener')).toBe(WORKERS); // new connections, not the silenced ones
     expect(server.logs()).toContain('listener missed its ping');
   });
 });

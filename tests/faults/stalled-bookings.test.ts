@@ -1,0 +1,106 @@
+import type postgres from 'postgres';
+import { connect, createDatabase } from '../helpers/database';
+import { startServer, type RunningServer } from '../helpers/server';
+import { client, dayFromToday, type Answer } from '../helpers/http';
+import { SilencingRelay } from '../helpers/relay';
+
+/**
+ * A booking statement that does not come back must not hold up the worker's bookings (one
+ * statement runs at a time per worker, BATCH_MAX_IN_FLIGHT=1). Two ways it happens, each under
+ * a 1-worker roombook reaching its database through a relay that can silence connections:
+ * - held up in the database (here: a lock on the bookings table): statement_timeout cancels it,
+ *   its bookings get 503 db_unavailable and nothing is written;
+ * - its connection goes silent (no FIN, no RST): the watchdog replaces the booking connections
+ *   BOOKING_STATEMENT_TIMEOUT_MS + 2 s after the statement began, looks its outcome up, and the
+ *   bookings are decided on a new connection.
+ */
+jest.setTimeout(40_000);
+
+const TIMEOUT_MS = 1000; // BOOKING_STATEMENT_TIMEOUT_MS for this file
+const WATCHDOG_MS = TIMEOUT_MS + 2000;
+const say = (line: string) => process.stdout.write(`[stalled] ${line}\n`);
+
+let database: Awaited<ReturnType<typeof createDatabase>>;
+let relay: SilencingRelay;
+let server: RunningServer;
+let sql: postgres.Sql;
+let api: ReturnType<typeof client>;
+let room: { id: number; name: string };
+let user: { id: number; name: string };
+
+beforeAll(async () => {
+  database = await createDatabase();
+  const direct = new URL(database.url);
+  relay = new SilencingRelay({ host: direct.hostname, port: Number(direct.port || 5432) });
+  const relayed = new URL(database.url);
+  relayed.hostname = '127.0.0.1';
+  relayed.port = String(await relay.listen());
+  server = await startServer({ databaseUrl: relayed.toString(), workers: 1, env: { BOOKING_STATEMENT_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  sql = connect(database.url);
+  api = client(server.url);
+  room = (await api.post('/rooms', { name: 'STALL' })).body;
+  user = (await api.post('/users', { name: 'staller' })).body;
+});
+afterAll(async () => {
+  await sql?.end();
+  await server?.stop();
+  await relay?.close();
+  await database?.drop();
+});
+
+/** Books `count` distinct days from `firstDay` at once; each answer with its time. */
+async function bookDays(firstDay: number, count: number): Promise<{ answer: Answer; ms: number }[]> {
+  return Promise.all(Array.from({ length: count }, async (_, i) => {
+    const started = Date.now();
+    const answer = await api.post('/book', { room_name: room.name, user_name: user.name, date: dayFromToday(firstDay + i) });
+    return { answer, ms: Date.now() - started };
+  }));
+}
+
+const rowsFrom = async (firstDay: number, count: number): Promise<number> => {
+  const [{ n }] = await sql`SELECT count(*)::int AS n FROM bookings
+    WHERE room_id = ${room.id} AND day BETWEEN ${dayFromToday(firstDay)}::date AND ${dayFromToday(firstDay + count - 1)}::date`;
+  return n;
+};
+
+test('a statement held up by a lock is cancelled by statement_timeout: 503 within about the timeout, nothing written', async () => {
+  expect((await bookDays(1, 1))[0].answer.status).toBe(201); // the booking connection is open
+  let answers: { answer: Answer; ms: number }[] = [];
+  await sql.begin(async (tx) => {
+    await tx`LOCK TABLE bookings IN SHARE ROW EXCLUSIVE MODE`; // what a room delete takes, held on
+    answers = await bookDays(10, 5);
+  });
+  say(`under the lock: ${answers.map(({ answer, ms }) => `${answer.status} ${answer.body?.error ?? ''} ${ms} ms`).join('; ')}`);
+  for (const { answer, ms } of answers) {
+    expect({ status: answer.status, error: answer.body.error }).toEqual({ status: 503, error: 'db_unavailable' });
+    expect(answer.headers.get('retry-after')).toBe('1');
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(ms).toBeLessThan(WATCHDOG_MS); // the database's own timeout answered, not the watchdog
+  }
+  expect(await rowsFrom(10, 5)).toBe(0);
+
+  const again = await bookDays(10, 5); // the lock is gone: the same days are free and booked
+  expect(again.map(({ answer }) => answer.status)).toEqual(Array(5).fill(201));
+  expect(await rowsFrom(10, 5)).toBe(5);
+  expect(server.logs()).not.toContain('gave no answer in time');
+});
+
+test('a booking connection gone silent is replaced by the watchdog; the bookings waiting on it are booked', async () => {
+  expect((await bookDays(20, 1))[0].answer.status).toBe(201);
+  expect(relay.silence('roombook-bookings')).toBe(1); // BATCH_MAX_IN_FLIGHT=1: one booking connection
+
+  const answers = await bookDays(30, 5);
+  say(`through the silenced connection: ${answers.map(({ answer, ms }) => `${answer.status} ${ms} ms`).join('; ')}`);
+  for (const { answer, ms } of answers) {
+    expect(answer.status).toBe(201);
+    expect(ms).toBeGreaterThanOrEqual(WATCHDOG_MS - 50);
+    expect(ms).toBeLessThan(WATCHDOG_MS + 3000);
+  }
+  expect(await rowsFrom(30, 5)).toBe(5);
+  expect(server.logs()).toContain('gave no answer in time');
+  expect(relay.live('roombook-bookings')).toBe(1); // a new connection, not the silenced one
+
+  const after = await bookDays(40, 3); // and the worker books at its usual pace again
+  expect(after.map(({ answer }) => answer.status)).toEqual(Array(3).fill(201));
+  for (const { ms } of after) expect(ms).toBeLessThan(TIMEOUT_MS);
+});

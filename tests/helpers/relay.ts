@@ -1,0 +1,64 @@
+import net from 'node:net';
+
+/**
+ * A TCP relay in front of PostgreSQL that can make chosen connections go silent: both ends stay
+ * open, nothing passes. That is a dropped network path as the client sees it (no FIN, no RST),
+ * which postgres.js does not notice by itself. Connections are told apart by the
+ * application_name in their startup message (roombook-listener, roombook-bookings, roombook).
+ */
+interface Pair { client: net.Socket; upstream: net.Socket; applicationName: string; silenced: boolean }
+
+export class SilencingRelay {
+  private readonly server: net.Server;
+  private readonly pairs = new Set<Pair>();
+
+  constructor(target: { host: string; port: number }) {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(target.port, target.host);
+      const pair: Pair = { client, upstream, applicationName: '', silenced: false };
+      this.pairs.add(pair);
+      let first = true;
+      client.on('data', (chunk) => {
+        // postgres.js sends no SSLRequest by default: the first packet is the startup message.
+        if (first) pair.applicationName = /application_name\0([^\0]*)\0/.exec(chunk.toString('latin1'))?.[1] ?? '';
+        first = false;
+        if (!pair.silenced) upstream.write(chunk);
+      });
+      upstream.on('data', (chunk) => pair.silenced || client.write(chunk));
+      const close = () => {
+        this.pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      for (const socket of [client, upstream]) {
+        socket.on('error', close);
+        socket.on('close', close);
+      }
+    });
+  }
+
+  /** Listens on 127.0.0.1; the port to put in the URL roombook gets. */
+  listen(): Promise<number> {
+    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve((this.server.address() as net.AddressInfo).port)));
+  }
+
+  /** Open, not silenced connections of this application_name. */
+  live(applicationName: string): number {
+    return [...this.pairs].filter((pair) => pair.applicationName === applicationName && !pair.silenced).length;
+  }
+
+  /** Silences every open connection of this application_name; later ones pass as usual. */
+  silence(applicationName: string): number {
+    const chosen = [...this.pairs].filter((pair) => pair.applicationName === applicationName && !pair.silenced);
+    chosen.forEach((pair) => (pair.silenced = true));
+    return chosen.length;
+  }
+
+  close(): Promise<void> {
+    this.pairs.forEach((pair) => {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    });
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
