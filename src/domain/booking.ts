@@ -40,10 +40,11 @@ export class BookingService {
     const userName = 'name' in input.user ? normalised('user', input.user.name) : null;
     if (day < this.today()) throw new AppError('date_in_past', `The date ${day} is before today (${this.today()}).`);
 
-    let [roomId, userId] = await Promise.all([
-      'id' in input.room ? input.room.id : this.idOf('room', roomName!),
-      'id' in input.user ? input.user.id : this.idOf('user', userName!),
-    ]);
+    // Ids from the cache come back at once; only a miss makes this wait (both misses together).
+    const roomRef = 'id' in input.room ? input.room.id : this.idOf('room', roomName!);
+    const userRef = 'id' in input.user ? input.user.id : this.idOf('user', userName!);
+    let [roomId, userId] = typeof roomRef === 'number' && typeof userRef === 'number'
+      ? [roomRef, userRef] : await Promise.all([roomRef, userRef]);
     // A cached id that the database rejects is stale (renamed, deleted, re-created): ask once more.
     for (let attempt = 1; ; attempt++) {
       const request: BookingRequest = { roomId, roomName, userId, userName, day };
@@ -59,10 +60,14 @@ export class BookingService {
     }
   }
 
-  private async idOf(kind: Kind, name: string): Promise<number> {
+  /** The cached id, or a promise of the database's answer on a miss. */
+  private idOf(kind: Kind, name: string): number | Promise<number> {
+    const cached = this.cache.index(kind).idOf(name);
+    return cached !== undefined ? cached : this.lookUp(kind, name);
+  }
+
+  private async lookUp(kind: Kind, name: string): Promise<number> {
     const index = this.cache.index(kind);
-    const cached = index.idOf(name);
-    if (cached !== undefined) return cached;
     const id = await this.lookups[kind].findIdByName(name);
     if (id === undefined) throw new AppError(notFound[kind], `No ${kind} is named ${name}.`);
     index.set(name, id);

@@ -28,8 +28,10 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
   today: () => string) {
   /** The 201 carries the booking's cancel token: the only time it is shown. */
   const created = async (input: BookingInput): Promise<Reply> => {
-    const booking = await bookings.book(input);
-    return { status: 201, body: { ...booking, cancel_token: access.cancelTokenFor(booking.id) } };
+    const b = await bookings.book(input);
+    // Spelled out rather than spread: one object shape for every 201, which JSON.stringify serialises fastest.
+    return { status: 201, body: { id: b.id, room_id: b.room_id, room_name: b.room_name, user_id: b.user_id,
+      user_name: b.user_name, date: b.date, cancel_token: access.cancelTokenFor(b.id) } };
   };
 
   return {

@@ -941,4 +941,25 @@ describe('a smaller MAX_BODY_BYTES', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 201 /);
     expect(answer).toContain(`"name":"${name.toUpperCase()}"`);
   });
+
+  test('a body whose chunks split a UTF-8 character keeps the character whole', async () => {
+    const name = `${unique('utf')}é`; // é is two bytes in UTF-8: the first chunk ends between them
+    const body = Buffer.from(JSON.stringify({ name }));
+    const cut = body.indexOf(0xc3) + 1;
+    const head = Buffer.from(`POST /users HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n`
+      + `Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n`);
+    const chunk = (bytes: Buffer) => Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]);
+    const answer = await new Promise<string>((resolve) => {
+      const socket = net.connect(small.port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (data) => (received += data.toString()));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(received));
+      socket.write(Buffer.concat([head, chunk(body.subarray(0, cut))]));
+      setTimeout(() => socket.write(Buffer.concat([chunk(body.subarray(cut)), Buffer.from('0\r\n\r\n')])), 50);
+      setTimeout(() => socket.end(), 1000);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 201 /);
+    expect(answer).toContain(`"name":"${name.toLowerCase()}"`);
+  });
 });
