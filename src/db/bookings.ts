@@ -64,7 +64,9 @@ export class BookingBatcher {
 
   /** openConnections: a pool of maxInFlight connections with statement_timeout = statementTimeoutMs. */
   constructor(private readonly openConnections: () => Sql, options: BookingBatcherOptions) {
-    ({ maxSize: this.maxSize, maxInFlight: this.maxInFlight, observer: this.observer } = options);
+    this.maxSize = options.maxSize;
+    this.maxInFlight = options.maxInFlight;
+    this.observer = options.observer;
     this.stuckAfterMs = options.statementTimeoutMs + STUCK_MARGIN_MS;
     this.sql = openConnections();
   }
