@@ -48,6 +48,8 @@ export class NameListener {
     private readonly cache: ExistenceCache,
     private readonly repositories: { room: NamedRepository; user: NamedRepository },
     private readonly checkEveryMs: number,
+    /** A call through the pool failed or missed its deadline: the worker renews the pool (src/db/sql.ts). */
+    private readonly poolTrouble: () => unknown = () => undefined,
   ) {}
 
   /** Subscribes and loads the cache; retries until the database answers. */
@@ -131,6 +133,7 @@ export class NameListener {
     } catch (error) {
       failed = true;
       log.warn('existence cache reload failed', { error });
+      this.poolTrouble();
     } finally {
       this.buffered = undefined;
     }
@@ -162,7 +165,8 @@ export class NameListener {
       await withDeadline(this.pool`SELECT pg_notify(${NAMES_CHANNEL}, ${JSON.stringify({ op: 'ping', token })})`, 'ping');
     } catch {
       this.pendingPing = undefined;
-      return; // the database itself is down: nothing to learn about the listener until it is back
+      this.poolTrouble(); // down, or a pool connection is broken: a fresh pool tries next time
+      return; // nothing to learn about the listener until the database answers
     }
     const alive = await arrived;
     this.pendingPing = undefined;

@@ -53,3 +53,41 @@ export function closePool(sql: Sql, seconds: number): Promise<void> {
   const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, seconds * 1000 + 1000); });
   return Promise.race([sql.end({ timeout: seconds }).catch(() => {}), bound]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * A pool that can be renewed behind the same Sql value: every call goes to the current pool, and
+ * renew() puts a fresh one in its place. postgres.js gives no way to drop one connection, and one
+ * that went silent (no FIN, no RST) keeps every query sent to it waiting; a new pool carries none
+ * of that. The old pool's queries get `graceSeconds` to finish, then its connections are destroyed,
+ * which fails the stuck ones instead of leaving them waiting for ever.
+ */
+export interface RenewablePool {
+  readonly sql: Sql;
+  /** Renews the pool unless that happened less than a second ago (an outage reports many times). */
+  renew(): boolean;
+  close(seconds: number): Promise<void>;
+}
+
+export function createRenewablePool(open: () => Sql, graceSeconds = 2): RenewablePool {
+  let current = open();
+  let renewedAt = -Infinity;
+  const sql = new Proxy(function pool() {} as unknown as Sql, {
+    apply: (_target, thisArg, args) => Reflect.apply(current as unknown as (...a: unknown[]) => unknown, thisArg, args),
+    get: (_target, property) => {
+      const value = Reflect.get(current as object, property);
+      return typeof value === 'function' ? value.bind(current) : value;
+    },
+  });
+  return {
+    sql,
+    renew() {
+      if (performance.now() - renewedAt < 1000) return false;
+      renewedAt = performance.now();
+      const old = current;
+      current = open();
+      void closePool(old, graceSeconds);
+      return true;
+    },
+    close: (seconds) => closePool(current, seconds),
+  };
+}

@@ -62,3 +62,13 @@ export class SilencingRelay {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/** A relay listening in front of the database at `databaseUrl`, and the URL that goes through it. */
+export async function relayTo(databaseUrl: string): Promise<{ relay: SilencingRelay; url: string }> {
+  const direct = new URL(databaseUrl);
+  const relay = new SilencingRelay({ host: direct.hostname, port: Number(direct.port || 5432) });
+  const relayed = new URL(databaseUrl);
+  relayed.hostname = '127.0.0.1';
+  relayed.port = String(await relay.listen());
+  return { relay, url: relayed.toString() };
+}

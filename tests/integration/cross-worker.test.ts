@@ -2,7 +2,7 @@ import type postgres from 'postgres';
 import { connect, createDatabase, insertRoomsSilently, roomCount } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
 import { dayFromToday, onNewConnection } from '../helpers/http';
-import { SilencingRelay } from '../helpers/relay';
+import { relayTo, type SilencingRelay } from '../helpers/relay';
 
 /**
  * Stories that only a cluster can get wrong: every request below opens a connection of its own
@@ -225,13 +225,10 @@ describe('a listener whose connection goes silent', () => {
 
   beforeAll(async () => {
     database = await createDatabase();
-    const direct = new URL(database.url);
-    relay = new SilencingRelay({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const relayed = new URL(database.url);
-    relayed.hostname = '127.0.0.1';
-    relayed.port = String(await relay.listen());
+    let relayed: string;
+    ({ relay, url: relayed } = await relayTo(database.url));
     server = await startServer({
-      databaseUrl: relayed.toString(), workers: WORKERS, env: { ADMIN_TOKEN, LISTENER_CHECK_MS: '300' },
+      databaseUrl: relayed, workers: WORKERS, env: { ADMIN_TOKEN, LISTENER_CHECK_MS: '300' },
     });
     sql = connect(database.url);
   });

@@ -2,22 +2,26 @@ import type postgres from 'postgres';
 import { connect, createDatabase } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday, type Answer } from '../helpers/http';
-import { SilencingRelay } from '../helpers/relay';
+import { relayTo, type SilencingRelay } from '../helpers/relay';
 
 /**
- * A booking statement that does not come back must not hold up the worker's bookings (one
- * statement runs at a time per worker, BATCH_MAX_IN_FLIGHT=1). Two ways it happens, each under
- * a 1-worker roombook reaching its database through a relay that can silence connections:
+ * Database calls that do not come back must not hold a worker up. Under a 1-worker roombook
+ * reaching its database through a relay that can silence connections:
+ *
+ * A booking statement (one runs at a time per worker, BATCH_MAX_IN_FLIGHT=1), two ways:
  * - held up in the database (here: a lock on the bookings table): statement_timeout cancels it,
  *   its bookings get 503 db_unavailable and nothing is written;
  * - its connection goes silent (no FIN, no RST): the watchdog replaces the booking connections
  *   BOOKING_STATEMENT_TIMEOUT_MS + 2 s after the statement began, looks its outcome up, and the
  *   bookings are decided on a new connection.
+ * A read connection gone silent: the request on it is answered 503 at REQUEST_TIMEOUT_MS, the
+ * worker renews its read connections, and the next requests are answered at once.
  */
 jest.setTimeout(40_000);
 
 const TIMEOUT_MS = 1000; // BOOKING_STATEMENT_TIMEOUT_MS for this file
 const WATCHDOG_MS = TIMEOUT_MS + 2000;
+const REQUEST_TIMEOUT_MS = 2 * (TIMEOUT_MS + 2000); // REQUEST_TIMEOUT_MS for this file: the least allowed
 const say = (line: string) => process.stdout.write(`[stalled] ${line}\n`);
 
 let database: Awaited<ReturnType<typeof createDatabase>>;
@@ -30,12 +34,10 @@ let user: { id: number; name: string };
 
 beforeAll(async () => {
   database = await createDatabase();
-  const direct = new URL(database.url);
-  relay = new SilencingRelay({ host: direct.hostname, port: Number(direct.port || 5432) });
-  const relayed = new URL(database.url);
-  relayed.hostname = '127.0.0.1';
-  relayed.port = String(await relay.listen());
-  server = await startServer({ databaseUrl: relayed.toString(), workers: 1, env: { BOOKING_STATEMENT_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  let relayed: string;
+  ({ relay, url: relayed } = await relayTo(database.url));
+  server = await startServer({ databaseUrl: relayed, workers: 1,
+    env: { BOOKING_STATEMENT_TIMEOUT_MS: String(TIMEOUT_MS), REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) } });
   sql = connect(database.url);
   api = client(server.url);
   room = (await api.post('/rooms', { name: 'STALL' })).body;
@@ -103,4 +105,27 @@ test('a booking connection gone silent is replaced by the watchdog; the bookings
   const after = await bookDays(40, 3); // and the worker books at its usual pace again
   expect(after.map(({ answer }) => answer.status)).toEqual(Array(3).fill(201));
   for (const { ms } of after) expect(ms).toBeLessThan(TIMEOUT_MS);
+});
+
+test('a read connection gone silent: the request on it gets a 503 at the deadline, the next ones a 200 at once', async () => {
+  expect((await api.get(`/rooms/${room.id}`)).status).toBe(200);
+  expect(relay.silence('roombook')).toBeGreaterThanOrEqual(1); // every open read connection
+  const started = Date.now();
+  const stuck = await api.get(`/rooms/${room.id}`);
+  const stuckMs = Date.now() - started;
+  say(`read through the silenced connection: ${stuck.status} ${stuck.body?.error ?? ''} after ${stuckMs} ms`);
+  expect({ status: stuck.status, error: stuck.body.error }).toEqual({ status: 503, error: 'db_unavailable' });
+  expect(stuck.headers.get('retry-after')).toBe('1');
+  expect(stuckMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
+  expect(stuckMs).toBeLessThan(REQUEST_TIMEOUT_MS + 1500); // the sweep runs every REQUEST_TIMEOUT_MS / 4 at most
+  // Log lines reach the test a moment after the answer (pino writes asynchronously).
+  for (const until = Date.now() + 2000; !server.logs().includes('read connections renewed') && Date.now() < until;) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(server.logs()).toContain('read connections renewed');
+  for (let i = 0; i < 3; i++) {
+    const at = Date.now();
+    expect((await api.get(`/rooms/${room.id}`)).status).toBe(200);
+    expect(Date.now() - at).toBeLessThan(1000);
+  }
 });
