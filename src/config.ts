@@ -64,9 +64,9 @@ export const settings = {
     meaning: 'longest a booking statement may run (its bookings get 503); a connection silent 2 s longer is replaced and its outcome looked up' },
   listenerCheckMs: { env: 'LISTENER_CHECK_MS', fallback: '5000', accepts: 'an integer 100-600000',
     parse: integer(100, 600000), meaning: 'how often a worker proves its LISTEN connection alive (ping through NOTIFY)' },
-  requestTimeoutMs: { env: 'REQUEST_TIMEOUT_MS', fallback: '10000', accepts: 'an integer 1000-600000',
+  queryTimeoutMs: { env: 'QUERY_TIMEOUT_MS', fallback: '10000', accepts: 'an integer 1000-600000',
     parse: integer(1000, 600000),
-    meaning: 'longest a request may wait for the database: then 503 db_unavailable, and the worker renews its read connections; at least 2 × (BOOKING_STATEMENT_TIMEOUT_MS + 2000)' },
+    meaning: 'longest a read or admin query may wait for its answer: then 503 db_unavailable, and the worker renews its read connections' },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', fallback: '8000', accepts: 'an integer 100-60000',
     parse: integer(100, 60000), meaning: 'longest a graceful shutdown waits for requests in flight' },
   logLevel: { env: 'LOG_LEVEL', fallback: 'info', accepts: 'debug, info, warn, error or silent',
@@ -98,11 +98,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.metricsPort !== 0 && config.metricsPort === config.port) {
     problems.push(`METRICS_PORT=${config.metricsPort} is the API port: metrics are never served on the API port; choose another.`);
-  }
-  // A booking may wait for the statement before its own, each bounded by the timeout + 2 s (src/db/bookings.ts).
-  const bookingBound = 2 * ((config.bookingStatementTimeoutMs as number) + 2000);
-  if ((config.requestTimeoutMs as number) < bookingBound) {
-    problems.push(`REQUEST_TIMEOUT_MS=${config.requestTimeoutMs} would cut off bookings that BOOKING_STATEMENT_TIMEOUT_MS=${config.bookingStatementTimeoutMs} still lets finish: it must be at least 2 × (BOOKING_STATEMENT_TIMEOUT_MS + 2000) = ${bookingBound}.`);
   }
   if (problems.length) throw new ConfigError(problems.join('\n'));
   config.dataDir = path.resolve(config.dataDir as string);

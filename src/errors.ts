@@ -58,6 +58,7 @@ const unavailableCodes = new Set([
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
   '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006',
   '57014', // query_canceled: statement_timeout ran out (the statement was rolled back)
+  'QUERY_DEADLINE', // no answer within QUERY_TIMEOUT_MS (src/db/sql.ts)
 ]);
 
 export function isDatabaseUnavailable(error: unknown): boolean {

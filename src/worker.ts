@@ -9,7 +9,7 @@ import { ExistenceCache } from './domain/existence';
 import { BookingService } from './domain/booking';
 import { createTodayClock } from './domain/dates';
 import { createApp, type RouteTable } from './http/app';
-import { draining, enforceDeadline, inFlight } from './http/route';
+import { draining, inFlight } from './http/route';
 import { bookingRoutes } from './http/bookings';
 import { namedRoutes } from './http/named';
 import { healthRoutes } from './http/health';
@@ -28,16 +28,15 @@ export interface Worker {
 /** One worker: config -> sql -> cache -> listener -> http app, listening on HOST:PORT. */
 export async function startWorker(config: Config, databaseUrl: string): Promise<Worker> {
   const metrics = new WorkerMetrics(); // first, before any await: the primary may ask for metrics at once
-  // Reads and admin calls; renewed when a request waited REQUEST_TIMEOUT_MS for the database.
-  const readPool = createRenewablePool(() => createSql(databaseUrl, { max: config.poolSize, applicationName: 'roombook' }));
+  // Reads and admin calls, each query with a deadline (src/db/sql.ts).
+  const readPool = createRenewablePool(() => createSql(databaseUrl, { max: config.poolSize, applicationName: 'roombook' }),
+    config.queryTimeoutMs, (why) => log.warn(`${why}: read connections renewed`));
   const sql = readPool.sql;
   const cache = new ExistenceCache();
   const rooms = new NamedRepository(sql, 'room');
   const users = new NamedRepository(sql, 'user');
-  const renewReadPool = (why: string) => readPool.renew() && log.warn(`${why}: read connections renewed`);
   const listener = new NameListener(databaseUrl, sql, cache, { room: rooms, user: users }, config.listenerCheckMs,
-    () => renewReadPool('the listener\'s check or reload failed'));
-  // Booking statements have connections of their own: never queued behind reads, and planned once.
+    () => readPool.renew());
   const batcher = new BookingBatcher(() => createSql(databaseUrl, {
     max: config.batchMaxInFlight, applicationName: 'roombook-bookings', genericPlans: true,
     statementTimeoutMs: config.bookingStatementTimeoutMs,
@@ -85,8 +84,6 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
   ];
   docs.publish(table); // the OpenAPI document, built once from this very table
   const app = createApp(table, config.maxBodyBytes, metrics.http);
-  const stopDeadline = enforceDeadline(config.requestTimeoutMs,
-    () => renewReadPool(`a request waited ${config.requestTimeoutMs} ms for the database`));
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
@@ -104,7 +101,6 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
     // Connections first, then the database: nothing may reach a closed pool and read as db_unavailable.
     (app as unknown as { close(): void }).close(); // closes keep-alive connections too (uWS ≥ 20.26; not in its typings)
     await listener.stop();
-    stopDeadline();
     await Promise.all([readPool.close(2), batcher.close()]);
   }
 

@@ -55,11 +55,14 @@ export function closePool(sql: Sql, seconds: number): Promise<void> {
 }
 
 /**
- * A pool that can be renewed behind the same Sql value: every call goes to the current pool, and
- * renew() puts a fresh one in its place. postgres.js gives no way to drop one connection, and one
- * that went silent (no FIN, no RST) keeps every query sent to it waiting; a new pool carries none
- * of that. The old pool's queries get `graceSeconds` to finish, then its connections are destroyed,
- * which fails the stuck ones instead of leaving them waiting for ever.
+ * The read pool: a pool that renews itself behind the same Sql value. A connection gone silent
+ * (no FIN, no RST) keeps every query postgres.js sends on it waiting until TCP gives up, minutes
+ * later, and postgres.js gives no way to drop one connection. So every query awaited through this
+ * value has a deadline: past `queryTimeoutMs` it fails as a lost connection (503 db_unavailable)
+ * and the pool is replaced; renew() does the same on demand (the listener's check failed). The
+ * old pool's queries get `graceSeconds` to finish, then its connections are destroyed. Fragments
+ * (`sql` inside another query) are never awaited, so they get no deadline; neither do the queries
+ * of `sql.begin` transactions. The hot booking path does not use this pool (cached names).
  */
 export interface RenewablePool {
   readonly sql: Sql;
@@ -68,26 +71,48 @@ export interface RenewablePool {
   close(seconds: number): Promise<void>;
 }
 
-export function createRenewablePool(open: () => Sql, graceSeconds = 2): RenewablePool {
+export const QUERY_DEADLINE_CODE = 'QUERY_DEADLINE';
+
+type Thenable = { then: (onFulfilled?: (value: unknown) => unknown, onRejected?: (error: unknown) => unknown) => Promise<unknown> };
+
+export function createRenewablePool(open: () => Sql, queryTimeoutMs: number, onRenew: (why: string) => void,
+  graceSeconds = 2): RenewablePool {
   let current = open();
   let renewedAt = -Infinity;
+  const renew = (why: string): boolean => {
+    if (performance.now() - renewedAt < 1000) return false;
+    renewedAt = performance.now();
+    const old = current;
+    current = open();
+    void closePool(old, graceSeconds);
+    onRenew(why);
+    return true;
+  };
+  /** Awaiting the query starts it (postgres.js queries are lazy): the deadline starts with it. */
+  const withDeadline = (query: Thenable): void => {
+    const then = query.then;
+    query.then = function deadlined(onFulfilled, onRejected) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          renew(`a query gave no answer within ${queryTimeoutMs} ms`);
+          reject(Object.assign(new Error(`no answer from the database within ${queryTimeoutMs} ms`), { code: QUERY_DEADLINE_CODE }));
+        }, queryTimeoutMs);
+      });
+      return Promise.race([then.call(query, (value: unknown) => value), deadline])
+        .finally(() => clearTimeout(timer)).then(onFulfilled, onRejected);
+    };
+  };
   const sql = new Proxy(function pool() {} as unknown as Sql, {
-    apply: (_target, thisArg, args) => Reflect.apply(current as unknown as (...a: unknown[]) => unknown, thisArg, args),
+    apply: (_target, thisArg, args) => {
+      const result = Reflect.apply(current as unknown as (...a: unknown[]) => unknown, thisArg, args);
+      if (Array.isArray(args[0]) && 'raw' in args[0] && typeof (result as Thenable)?.then === 'function') withDeadline(result as Thenable);
+      return result;
+    },
     get: (_target, property) => {
       const value = Reflect.get(current as object, property);
       return typeof value === 'function' ? value.bind(current) : value;
     },
   });
-  return {
-    sql,
-    renew() {
-      if (performance.now() - renewedAt < 1000) return false;
-      renewedAt = performance.now();
-      const old = current;
-      current = open();
-      void closePool(old, graceSeconds);
-      return true;
-    },
-    close: (seconds) => closePool(current, seconds),
-  };
+  return { sql, renew: () => renew('the listener\'s check or reload failed'), close: (seconds) => closePool(current, seconds) };
 }

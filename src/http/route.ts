@@ -37,7 +37,7 @@ const jsonContentType = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 export function route(handler: Handler, options: RouteOptions, maxBodyBytes: number, meter?: RouteMeter) {
   const paramCount = options.params ?? 0;
   return (res: HttpResponse, req: HttpRequest): void => {
-    const state: RequestState = { aborted: false, counted: true, answered: false, started: performance.now(), meter, res, request: undefined! };
+    const state = { aborted: false, counted: true, started: performance.now(), meter };
     res.onAborted(() => {
       state.aborted = true;
       // Nobody waits for this answer now; a body that never arrives would otherwise stay counted forever.
@@ -53,7 +53,6 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
       headers: { authorization: req.getHeader('authorization'), cancelToken: req.getHeader('x-cancel-token') },
       json: undefined,
     };
-    state.request = request;
     inFlight.count++;
     let answer: Promise<Reply>;
     if (draining.active) {
@@ -65,11 +64,9 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
         ? Promise.reject(new AppError('unsupported_media_type', `The request body must be application/json, not ${contentType.slice(0, 100)}.`))
         : readBody(res, /^\d{1,15}$/.test(declared) ? Number(declared) : undefined, maxBodyBytes).then((body) => {
           request.json = parseJson(body);
-          waiting.add(state); // from here on the answer depends on us, not on the client
           return handler(request);
         });
     } else {
-      waiting.add(state);
       answer = Promise.resolve().then(() => handler(request));
     }
     answer.then(
@@ -82,36 +79,8 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
 interface RequestState {
   aborted: boolean;
   counted: boolean; // still in inFlight
-  answered: boolean; // sent (or, when aborted, given up): a later answer is dropped
   started: number; // performance.now() at arrival
   meter: RouteMeter | undefined;
-  res: HttpResponse;
-  request: Request;
-}
-
-/** Requests whose handler runs (their body, if any, read): what the deadline sweep looks at. */
-const waiting = new Set<RequestState>();
-
-/**
- * No request whose handler runs is left unanswered `timeoutMs` after it arrived: a sweep answers
- * the overdue ones 503 db_unavailable (only the database can keep a handler waiting that long: a
- * connection gone silent, with no FIN or RST, keeps every query sent on it waiting until TCP gives
- * up, minutes later) and calls `onOverdue`, which renews the connections. A sweep instead of a
- * timer per request keeps the hot path to a Set insert and delete. Returns a function that stops it.
- */
-export function enforceDeadline(timeoutMs: number, onOverdue: () => void): () => void {
-  const timer = setInterval(() => {
-    const now = performance.now();
-    let overdue = 0;
-    for (const state of waiting) {
-      if (now - state.started < timeoutMs) continue;
-      overdue++;
-      finish(state.res, state, errorReply(new AppError('db_unavailable', `The database gave no answer within ${timeoutMs} ms; retry shortly.`)), state.request);
-    }
-    if (overdue > 0) onOverdue();
-  }, Math.min(1000, timeoutMs / 4));
-  timer.unref();
-  return () => clearInterval(timer);
 }
 
 /** Counts a request out of inFlight once, whether it was answered or aborted first. */
@@ -122,10 +91,7 @@ function release(state: RequestState): void {
 }
 
 function finish(res: HttpResponse, state: RequestState, reply: Reply, request: Request): void {
-  waiting.delete(state);
   release(state);
-  if (state.answered) return; // the deadline sweep answered it already
-  state.answered = true;
   if (!state.aborted) send(res, reply);
   // 499 (nginx's "client closed request"): no answer went out. Metering costs an array index.
   const status = state.aborted ? 499 : reply.status;

@@ -91,12 +91,6 @@ describe('loadConfig', () => {
     expect(lines[2]).toMatch(/^BOOKING_TZ="Mars\/Olympus"/);
   });
 
-  test('a request deadline shorter than two booking statements with their watchdog is refused', () => {
-    expect(configError({ REQUEST_TIMEOUT_MS: '9999' }).message).toMatch(/^REQUEST_TIMEOUT_MS=9999 would cut off bookings .* = 10000\.$/);
-    expect(configError({ BOOKING_STATEMENT_TIMEOUT_MS: '4000' }).message).toMatch(/at least 2 × \(BOOKING_STATEMENT_TIMEOUT_MS \+ 2000\) = 12000/);
-    expect(loadConfig({ BOOKING_STATEMENT_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '6000' })).toMatchObject({ bookingStatementTimeoutMs: 1000, requestTimeoutMs: 6000 });
-  });
-
   test('the result is frozen', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config)).toBe(true);
