@@ -36,7 +36,7 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
   const rooms = new NamedRepository(sql, 'room');
   const users = new NamedRepository(sql, 'user');
   const listener = new NameListener(databaseUrl, sql, cache, { room: rooms, user: users }, config.listenerCheckMs,
-    () => readPool.renew());
+    () => readPool.renew('the listener\'s check or reload failed'));
   const batcher = new BookingBatcher(() => createSql(databaseUrl, {
     max: config.batchMaxInFlight, applicationName: 'roombook-bookings', genericPlans: true,
     statementTimeoutMs: config.bookingStatementTimeoutMs,

@@ -91,7 +91,7 @@ export class NameListener {
   private async closeListenConnection(): Promise<void> {
     const old = this.listenSql;
     this.listenSql = undefined;
-    if (old) await closePool(old as unknown as Sql, 0); // bounded: an end() that never settled once froze every later check
+    if (old) await closePool(old, 0); // bounded: an end() that never settled once froze every later check
   }
 
   private onNotify(payload: string): void {

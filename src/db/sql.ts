@@ -48,7 +48,7 @@ export function createSql(url: string, options: PoolOptions): Sql {
  * settle at all for a pool whose connection died under a query, and a caller awaiting it (the
  * listener's check, a worker's shutdown) would wait for ever.
  */
-export function closePool(sql: Sql, seconds: number): Promise<void> {
+export function closePool(sql: { end(options: { timeout: number }): Promise<void> }, seconds: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, seconds * 1000 + 1000); });
   return Promise.race([sql.end({ timeout: seconds }).catch(() => {}), bound]).finally(() => clearTimeout(timer));
@@ -59,7 +59,7 @@ export function closePool(sql: Sql, seconds: number): Promise<void> {
  * (no FIN, no RST) keeps every query postgres.js sends on it waiting until TCP gives up, minutes
  * later, and postgres.js gives no way to drop one connection. So every query awaited through this
  * value has a deadline: past `queryTimeoutMs` it fails as a lost connection (503 db_unavailable)
- * and the pool is replaced; renew() does the same on demand (the listener's check failed). The
+ * and the pool is replaced; renew() does the same on demand (say, the listener's check failed). The
  * old pool's queries get `graceSeconds` to finish, then its connections are destroyed. Fragments
  * (`sql` inside another query) are never awaited, so they get no deadline; neither do the queries
  * of `sql.begin` transactions. The hot booking path does not use this pool (cached names).
@@ -67,11 +67,11 @@ export function closePool(sql: Sql, seconds: number): Promise<void> {
 export interface RenewablePool {
   readonly sql: Sql;
   /** Renews the pool unless that happened less than a second ago (an outage reports many times). */
-  renew(): boolean;
+  renew(why: string): boolean;
   close(seconds: number): Promise<void>;
 }
 
-export const QUERY_DEADLINE_CODE = 'QUERY_DEADLINE';
+const QUERY_DEADLINE_CODE = 'QUERY_DEADLINE'; // src/errors.ts counts it as database-unavailable
 
 type Thenable = { then: (onFulfilled?: (value: unknown) => unknown, onRejected?: (error: unknown) => unknown) => Promise<unknown> };
 
@@ -114,5 +114,5 @@ export function createRenewablePool(open: () => Sql, queryTimeoutMs: number, onR
       return typeof value === 'function' ? value.bind(current) : value;
     },
   });
-  return { sql, renew: () => renew('the listener\'s check or reload failed'), close: (seconds) => closePool(current, seconds) };
+  return { sql, renew, close: (seconds) => closePool(current, seconds) };
 }
