@@ -272,6 +272,9 @@ test('the database stopped for 3 s under load: quick 503s, no 500, recovery by i
   const late = await call(setup.server.url, 'POST', '/book', { room_name: 'late-room', user_name: USERS[0], date: '2099-01-01' });
   expect(late.status).toBe(201);
   expectCleanServerLog(setup.server);
+  // The listener's pings failed while the database was down, and each worker renewed its read
+  // connections (src/db/sql.ts) rather than keep sending on ones that may have died under a query.
+  expect(setup.server.logs()).toContain('the listener\'s check or reload failed: read connections renewed');
 });
 
 test('every connection terminated, twice, under load: only 503s besides 201s, every 201 durable, recovery', async () => {
