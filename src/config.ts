@@ -59,6 +59,8 @@ export const settings = {
     meaning: 'most bookings decided by one INSERT statement' },
   batchMaxInFlight: { env: 'BATCH_MAX_IN_FLIGHT', fallback: '1', accepts: 'an integer 1-100', parse: integer(1, 100),
     meaning: 'booking statements one worker runs at once, each on a connection of its own; more requests wait and join the next batch' },
+  batchGatherMs: { env: 'BATCH_GATHER_MS', fallback: '1', accepts: 'an integer 0-1000', parse: integer(0, 1000),
+    meaning: 'longest the next booking statement waits for the clients just answered to send their next booking (0: never waits)' },
   bookingStatementTimeoutMs: { env: 'BOOKING_STATEMENT_TIMEOUT_MS', fallback: '3000', accepts: 'an integer 100-600000',
     parse: integer(100, 600000),
     meaning: 'longest a booking statement may run (its bookings get 503); a connection silent 2 s longer is replaced and its outcome looked up' },

@@ -42,7 +42,7 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
     statementTimeoutMs: config.bookingStatementTimeoutMs,
   }), {
     maxSize: config.batchMaxSize, maxInFlight: config.batchMaxInFlight,
-    statementTimeoutMs: config.bookingStatementTimeoutMs, observer: metrics.batches,
+    statementTimeoutMs: config.bookingStatementTimeoutMs, gatherMs: config.batchGatherMs, observer: metrics.batches,
   });
   const today = createTodayClock(config.bookingTimeZone);
   const bookingService = new BookingService(cache, { room: rooms, user: users }, batcher, today);

@@ -16,7 +16,7 @@ export interface Roombook {
 }
 
 /** The settings worth printing beside a figure: what the environment set, or the default. */
-export const TUNING = ['WORKERS', 'DB_POOL_SIZE', 'BATCH_MAX_SIZE', 'BATCH_MAX_IN_FLIGHT', 'BOOKING_TZ'] as const;
+export const TUNING = ['WORKERS', 'DB_POOL_SIZE', 'BATCH_MAX_SIZE', 'BATCH_MAX_IN_FLIGHT', 'BATCH_GATHER_MS', 'BOOKING_TZ'] as const;
 
 export function tuning(overrides: Record<string, string> = {}): Record<string, string> {
   const chosen: Record<string, string> = {};

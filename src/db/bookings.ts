@@ -2,11 +2,13 @@ import { closePool, type Sql } from './sql';
 import { isDatabaseUnavailable } from '../errors';
 import { log } from '../log';
 import { decideBatch, findCommitted, type BookingRequest, type Decision } from './booking-statement';
+import { Gathering } from './gathering';
 
 /**
  * The write path's scheduler. Bookings that arrive close together are decided together: one
  * statement per batch (src/db/booking-statement.ts), so one commit for many bookings (group
- * commit). At most maxInFlight statements run at once; what arrives meanwhile joins the next.
+ * commit). At most maxInFlight statements run at once; what arrives meanwhile joins the next,
+ * which may wait a little longer for the clients just answered (src/db/gathering.ts).
  *
  * The batcher owns the booking connections, and never lets a broken one hold up the worker's
  * bookings:
@@ -46,6 +48,8 @@ export interface BookingBatcherOptions {
   maxSize: number;
   maxInFlight: number;
   statementTimeoutMs: number;
+  /** Longest a statement waits for the bookings expected next (src/db/gathering.ts); 0: never. */
+  gatherMs: number;
   observer?: BatchObserver;
 }
 
@@ -54,6 +58,7 @@ export class BookingBatcher {
   private pending: Pending[] = [];
   private inFlight = 0;
   private flushScheduled = false;
+  private gatherTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   readonly stats: BatchStats = { batches: 0, bookings: 0 };
 
@@ -61,6 +66,7 @@ export class BookingBatcher {
   private readonly maxInFlight: number;
   private readonly stuckAfterMs: number;
   private readonly observer: BatchObserver | undefined;
+  private readonly gathering: Gathering;
 
   /** openConnections: a pool of maxInFlight connections with statement_timeout = statementTimeoutMs. */
   constructor(private readonly openConnections: () => Sql, options: BookingBatcherOptions) {
@@ -68,6 +74,7 @@ export class BookingBatcher {
     this.maxInFlight = options.maxInFlight;
     this.observer = options.observer;
     this.stuckAfterMs = options.statementTimeoutMs + STUCK_MARGIN_MS;
+    this.gathering = new Gathering(options.gatherMs);
     this.sql = openConnections();
   }
 
@@ -101,6 +108,13 @@ export class BookingBatcher {
   private schedule(): void {
     if (this.inFlight >= this.maxInFlight) return; // a finishing batch flushes what waits
     if (this.pending.length >= this.maxSize) return this.flush();
+    if (this.gathering.shouldWait(this.pending.length)) {
+      this.gatherTimer ??= setTimeout(() => {
+        this.gatherTimer = undefined;
+        if (this.inFlight < this.maxInFlight) this.flush(true);
+      }, this.gathering.maxWaitMs);
+      return;
+    }
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // Everything that arrives in this turn of the event loop joins the same batch.
@@ -110,9 +124,15 @@ export class BookingBatcher {
     });
   }
 
-  private flush(): void {
+  /** waitRanOut: called by the gather timer, whose wait for the bookings expected ran out. */
+  private flush(waitRanOut = false): void {
+    this.gathering.statementStarts(waitRanOut ? 'ranOut' : this.gatherTimer ? 'met' : 'none');
+    clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
     if (this.pending.length === 0) return this.notifyIfIdle();
     const batch = this.takeBatch();
+    let answered = 0; // leaders and followers: the clients that will have their answer
+    for (const entry of batch) answered += 1 + (entry.followers?.length ?? 0);
     this.inFlight++;
     this.stats.batches++;
     this.stats.bookings += batch.length;
@@ -125,6 +145,7 @@ export class BookingBatcher {
     this.run(batch).finally(() => {
       this.observer?.finished(performance.now() - started);
       this.inFlight--;
+      this.gathering.statementDone(answered, this.pending.length);
       if (this.pending.length > 0) this.schedule();
       else this.notifyIfIdle();
     });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { createDatabase } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday } from '../helpers/http';
+import { scrape as scrapeMetrics, total } from '../helpers/metrics';
 
 /**
  * Prometheus metrics: served by the primary on METRICS_PORT, counting the requests of every
@@ -12,24 +13,7 @@ const WORKERS = 2;
 let server: RunningServer;
 let database: Awaited<ReturnType<typeof createDatabase>>;
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
-
-async function scrape(): Promise<Sample[]> {
-  const response = await fetch(server.metricsUrl);
-  expect(response.status).toBe(200);
-  const text = await response.text();
-  return text.split('\n').filter((line) => line !== '' && !line.startsWith('#')).map((line) => {
-    const [, name, labelText, value] = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line)!;
-    const labels = Object.fromEntries([...(labelText ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, text]) => [key, text]));
-    return { name, labels, value: Number(value) };
-  });
-}
-
-/** The sum of one metric's samples whose labels include `where`. */
-function total(samples: Sample[], name: string, where: Record<string, string> = {}): number {
-  return samples.filter((sample) => sample.name === name && Object.entries(where).every(([key, value]) => sample.labels[key] === value))
-    .reduce((sum, sample) => sum + sample.value, 0);
-}
+const scrape = () => scrapeMetrics(server.metricsUrl);
 
 /** Runs the tasks with at most `concurrency` at once. */
 async function pool(tasks: (() => Promise<unknown>)[], concurrency: number): Promise<void> {

@@ -75,6 +75,7 @@ describe('loadConfig', () => {
     ['DB_POOL_SIZE', '0'],
     ['BATCH_MAX_SIZE', '10001'],
     ['BATCH_MAX_IN_FLIGHT', 'many'],
+    ['BATCH_GATHER_MS', '1001'],
     ['LISTENER_CHECK_MS', '99'],
     ['SHUTDOWN_TIMEOUT_MS', '1e4'],
     ['LOG_LEVEL', 'loud'],
