@@ -177,6 +177,20 @@ describe('POST /book (the original call, by names)', () => {
     expect(answer.body).toEqual(createdOf(answer.body.id, room, user, day));
   });
 
+  test('names with quotes, backslashes, commas, braces, spaces or the word NULL book as themselves, together', async () => {
+    // The batch statement takes its names as PostgreSQL array literals (src/db/booking-statement.ts).
+    const odd = ['A"B', 'C\\D', 'E,F', '{G}', 'H I', 'NULL', '"', '\\'];
+    const rooms = await Promise.all(odd.map(async (text) => (await api.post<Named>('/rooms', { name: unique(`Q${text}`) })).body));
+    const users = await Promise.all(odd.map(async (text) => (await api.post<Named>('/users', { name: unique(`q${text}`) })).body));
+    const day = dayFromToday(7);
+    const answers = await Promise.all(rooms.map((room, i) =>
+      api.post('/book', { room_name: room.name, user_name: users[i].name, date: day })));
+    answers.forEach((answer, i) => expect(answer).toMatchObject({ status: 201, body: createdOf(answer.body.id, rooms[i], users[i], day) }));
+    for (const [i, room] of rooms.entries()) {
+      expect(await bookingRows({ roomId: room.id })).toEqual([{ id: answers[i].body.id, room_id: room.id, user_id: users[i].id, day }]);
+    }
+  });
+
   test('accepts DD.MM.YY, DD/MM/YY and YYYY-MM-DD and always answers an ISO date', async () => {
     const { room, user } = await newPair('fm');
     const days = [dayFromToday(10), dayFromToday(11), dayFromToday(12)];
