@@ -92,6 +92,11 @@ export class BookingBatcher {
     return this.inFlight;
   }
 
+  /** Statements that waited for the bookings expected, by how the wait ended (read by metrics). */
+  get gatherWaits(): { readonly met: number; readonly ranOut: number } {
+    return this.gathering.waits;
+  }
+
   decide(request: BookingRequest): Promise<Decision> {
     return new Promise((resolve, reject) => {
       this.pending.push({ request, resolve, reject, queuedAt: performance.now() });

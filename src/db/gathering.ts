@@ -20,6 +20,8 @@ export class Gathering {
   private expected = 0; // bookings the next statement waits for; 0: none
   private skipped = 0; // statements to start without waiting, after a wait ran out
   private backoff = 0; // how many statements the last wait that ran out made start at once
+  /** Waits so far, by how they ended (metrics). */
+  readonly waits = { met: 0, ranOut: 0 };
 
   constructor(readonly maxWaitMs: number) {}
 
@@ -44,9 +46,11 @@ export class Gathering {
    */
   statementStarts(wait: 'none' | 'met' | 'ranOut'): void {
     if (wait === 'ranOut') {
+      this.waits.ranOut++;
       this.backoff = Math.min(MAX_SKIPPED, this.backoff * 2 || 1);
       this.skipped = this.backoff;
     } else if (wait === 'met') {
+      this.waits.met++;
       this.backoff >>= 1;
     }
     this.expected = 0;

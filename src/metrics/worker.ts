@@ -60,6 +60,9 @@ export class WorkerMetrics {
     this.add('roombook_http_requests_in_flight', 'Requests being answered', 'gauge',
       () => [{ labels: {}, value: sources.requestsInFlight.count }]);
     this.add('roombook_booking_queue_length', 'Bookings waiting for a statement', 'gauge', () => [{ labels: {}, value: batcher.queued }]);
+    this.add('roombook_booking_gather_waits_total', 'Booking statements that waited for the clients just answered (BATCH_GATHER_MS): met, or ran out',
+      'counter', () => [{ labels: { outcome: 'met' }, value: batcher.gatherWaits.met },
+        { labels: { outcome: 'ran_out' }, value: batcher.gatherWaits.ranOut }]);
     this.add('roombook_db_booking_statements_in_flight', 'Booking statements running on the database (one connection each)',
       'gauge', () => [{ labels: {}, value: batcher.statementsInFlight }]);
     this.add('roombook_db_pool_connections_max', 'Database connections the workers may open (DB_POOL_SIZE + BATCH_MAX_IN_FLIGHT per worker, LISTEN not counted)',

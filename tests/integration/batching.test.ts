@@ -53,6 +53,8 @@ test('16 clients on keep-alive connections are decided together: each statement 
   const meanBatch = records.length / delta('roombook_booking_batch_size_count');
   process.stdout.write(`[batching] ${records.length} bookings by 16 clients, ${meanBatch.toFixed(1)} per statement\n`);
   expect(meanBatch).toBeGreaterThanOrEqual(12); // 5.7 in a run without the wait (BATCH_GATHER_MS=0)
+  expect(total(after, 'roombook_booking_gather_waits_total', { outcome: 'met' })
+    - total(before, 'roombook_booking_gather_waits_total', { outcome: 'met' })).toBeGreaterThan(10);
 });
 
 test('a lone client never waits for others', async () => {
@@ -66,6 +68,8 @@ test('a lone client never waits for others', async () => {
 
 test('clients that do not come back cost a wait now and then, not at every statement', async () => {
   // Bursts of 4 clients at once, then 1: after each 4, four are expected and one comes.
+  const ranOut = async () => total(await scrape(server.metricsUrl), 'roombook_booking_gather_waits_total', { outcome: 'ran_out' });
+  const ranOutBefore = await ranOut();
   const bursts: { status: number; ms: number }[][] = [];
   for (let i = 0; i < 20; i++) {
     const size = i % 2 === 0 ? 4 : 1;
@@ -75,5 +79,6 @@ test('clients that do not come back cost a wait now and then, not at every state
   const waited = bursts.filter((burst) => burst.some((answer) => answer.ms >= WAITED_MS)).length;
   process.stdout.write(`[batching] ${waited} of 20 bursts waited for clients that did not come\n`);
   expect(waited).toBeGreaterThanOrEqual(1); // the wait does happen (the test can see it)
+  expect(await ranOut() - ranOutBefore).toBeGreaterThanOrEqual(waited); // the metrics count every wait that ran out
   expect(waited).toBeLessThanOrEqual(7); // 4-5 seen (18 when every wait that runs out is followed by another)
 });
