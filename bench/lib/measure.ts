@@ -131,6 +131,7 @@ export interface Summary {
   cpuPerRequestUs: { server: number; postgres: number; loadGenerator: number };
   meanBatchSize: number;
   meanStatementMs: number;
+  shareRanOut: number; // statements whose gather wait ran out
   workerPeakRssMb: number; // the largest worker's peak RSS over the runs, warm-up included
   checks: string; // "3 exact", "2 exact, 1 cut-off", ...
 }
@@ -160,6 +161,7 @@ export function summarise(records: RunRecord[]): Summary {
     },
     meanBatchSize: median(runs.map((r) => r.batches?.meanBatchSize ?? NaN)),
     meanStatementMs: median(runs.map((r) => r.batches?.meanStatementMs ?? NaN)),
+    shareRanOut: median(runs.map((r) => r.batches?.shareRanOut ?? NaN)),
     workerPeakRssMb: Math.max(...records.map((r) => r.workerPeakRssMb ?? NaN)),
     checks: [...verdicts].map(([verdict, count]) => `${count} ${verdict}`).join(', ') || '–',
   };

@@ -10,6 +10,7 @@ export interface BatchCounters {
   bookings: number;
   statementSeconds: number;
   waitSeconds: number;
+  waitsRanOut: number; // statements whose wait for returning clients ran out (BATCH_GATHER_MS)
 }
 
 export interface BatchFigures {
@@ -17,6 +18,7 @@ export interface BatchFigures {
   meanBatchSize: number;
   meanStatementMs: number;
   meanWaitMs: number; // how long the oldest booking of a batch waited for its statement to start
+  shareRanOut: number; // of the statements, those whose wait for returning clients ran out
 }
 
 const wanted = {
@@ -24,6 +26,7 @@ const wanted = {
   roombook_booking_batch_size_sum: 'bookings',
   roombook_booking_batch_duration_seconds_sum: 'statementSeconds',
   roombook_booking_batch_wait_seconds_sum: 'waitSeconds',
+  'roombook_booking_gather_waits_total{outcome="ran_out"}': 'waitsRanOut',
 } as const;
 
 /** undefined when the metrics cannot be read (an older roombook, or none served). */
@@ -48,6 +51,7 @@ export function batchFigures(before: BatchCounters | undefined, after: BatchCoun
     meanBatchSize: (after.bookings - before.bookings) / statements,
     meanStatementMs: ((after.statementSeconds - before.statementSeconds) / statements) * 1000,
     meanWaitMs: ((after.waitSeconds - before.waitSeconds) / statements) * 1000,
+    shareRanOut: (after.waitsRanOut - before.waitsRanOut) / statements,
   };
 }
 

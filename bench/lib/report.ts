@@ -79,12 +79,13 @@ export function renderReport(report: Report): string {
   const table = markdownTable(['Scenario', 'Server', 'Threads', 'Conns', 'Req/s', 'Latency avg', 'Latency p99', '2xx', '409',
     '5xx', 'Socket errors', 'vs ceiling', 'Bookings/s'], rows);
   const cpuTable = markdownTable(['Scenario', 'Server CPU µs/req', 'PostgreSQL CPU µs/req', 'Load generator CPU µs/req', 'Total µs/req',
-    'Batch size', 'Statement ms', 'Worker peak RSS MB'],
+    'Batch size', 'Statement ms', 'Waits ran out', 'Worker peak RSS MB'],
     report.results.map((r) => {
       const cpu = r.summary.cpuPerRequestUs;
       const total = cpu.server + (Number.isFinite(cpu.postgres) ? cpu.postgres : 0) + cpu.loadGenerator;
       return [r.id, microseconds(cpu.server), microseconds(cpu.postgres), microseconds(cpu.loadGenerator), microseconds(total),
         microseconds(r.summary.meanBatchSize), r.server === 'ceiling' ? '–' : microseconds(r.summary.meanStatementMs),
+        r.server === 'ceiling' ? '–' : formatPercent(r.summary.shareRanOut),
         r.server === 'ceiling' ? '–' : microseconds(r.summary.workerPeakRssMb)];
     }));
   const checks = report.results.filter((r) => r.server === 'roombook').map((r) => `- ${r.id}: ${r.summary.checks}`);
@@ -110,7 +111,8 @@ export function renderReport(report: Report): string {
     '',
     `Where the CPU goes (medians; CPU time per request, read from /proc for each process tree; PostgreSQL: ${report.postgresTree}). ` +
       `On ${report.machine.cores} cores, 1e6 × ${report.machine.cores} / total µs per request bounds req/s when nothing else runs. ` +
-      'Batch size and statement ms: means from roombook\'s own metrics (bookings per booking statement, time per statement).',
+      'Batch size and statement ms: means from roombook\'s own metrics (bookings per booking statement, time per statement). ' +
+      'Waits ran out: statements that waited BATCH_GATHER_MS for clients that did not come back, of all statements.',
       'Worker peak RSS: the largest worker\'s VmHWM (peak resident memory since it started) after the runs.',
     '',
     cpuTable,
