@@ -27,6 +27,7 @@ const options = parseOptions(process.argv.slice(2), {
   rooms: { value: 10000, help: 'rooms ROOM1..ROOMn seeded for the fresh workload' },
   users: { value: 1000, help: 'users user1..userN seeded' },
   'keep-bookings': { value: false, help: 'do not empty the bookings table before each roombook run' },
+  'wal-mb': { value: 512, help: 'MB of WAL written and checkpointed before the runs, so WAL files are reused as on a running server (0: none)' },
 }, 'npm run bench -- [options]   (roombook settings such as WORKERS or DB_POOL_SIZE come from the environment;\n' +
   'DATABASE_URL: create a throwaway database on that server instead of using the embedded PostgreSQL)');
 
@@ -71,7 +72,8 @@ async function main(): Promise<void> {
     const needsRoombook = scenarios.some((s) => s.target === 'roombook');
     if (needsRoombook) {
       progress('starting roombook and seeding rooms and users ...');
-      roombook = await startRoombook(repoRoot, database, { rooms: options.rooms, users: options.users });
+      roombook = await startRoombook(repoRoot, database, { rooms: options.rooms, users: options.users }, {}, [], options['wal-mb']);
+      progress(`database WAL: ${roombook.wal}`);
     }
     const workers = roombook?.workers ?? Number(process.env.WORKERS || os.availableParallelism());
     if (scenarios.some((s) => s.target === 'ceiling')) {
@@ -142,7 +144,8 @@ async function main(): Promise<void> {
     });
     await report({
       repoRoot, started, command: commandLine('bench', process.argv.slice(2)),
-      options: { ...options }, tool, machine: host, machineText: describeMachine(host), database: database.description,
+      options: { ...options }, tool, machine: host, machineText: describeMachine(host),
+      database: roombook ? `${database.description}; ${roombook.wal}` : database.description,
       postgresTree: database.kind === 'server' ? 'the whole server (other databases\' work included)' : 'the embedded server',
       postgresSettings: pgSettings, roombookSettings: tuning(), noise, results, records,
     });

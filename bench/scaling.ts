@@ -57,6 +57,7 @@ export interface ScalingPoint {
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const servers: Roombook[] = []; // stopped at the end, and on SIGINT/SIGTERM
+let walNote = ''; // how the shared database's WAL was prepared (the first roombook did it)
 
 /**
  * One roombook per worker count, all running at once on one database (the first one's embedded
@@ -75,6 +76,7 @@ async function startAll(database: BenchDatabase): Promise<{ postmaster: number; 
     if (!shared) {
       shared = sharedDatabase(database.fullUrl(String(roombook.server.ready.database)));
       postmaster = await postmasterPid(roombook, database, roombook.sql);
+      walNote = roombook.wal;
     }
   }
   return { postmaster, pgSettings: await serverSettings(servers[0].sql) };
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
       `${(p.throughputEfficiency * 100).toFixed(0)} %`, `${(p.cpuEfficiency * 100).toFixed(0)} %`]));
   const text = [
     `# roombook scaling, ${started.toISOString()}`, '', `command: \`${command}\` (load: \`${wrk}\`)`, '```', describeMachine(host),
-    `database: ${database!.description}`, `PostgreSQL settings: ${Object.entries(pgSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`, `roombook settings: ${Object.entries(tuning({ WORKERS: '1..' + options['max-workers'] })).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `database: ${database!.description}; ${walNote}`, `PostgreSQL settings: ${Object.entries(pgSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`, `roombook settings: ${Object.entries(tuning({ WORKERS: '1..' + options['max-workers'] })).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `other processes busy at start: ${noise.map((p) => `${p.comm} (${Math.round(p.cpu * 100)} %)`).join('; ') || 'none'}`, '```', '', table, '',
     `Medians of ${options.runs} runs of ${options.duration} s per worker count (warm-up of ${options.warmup} s discarded). CPU s: CPU seconds used during one run ` +
       `by roombook's primary and workers, by PostgreSQL's processes, by the load generator, and by everything else on the machine ` +
@@ -297,6 +299,7 @@ async function hostsMain(): Promise<void> {
       if (!shared) {
         shared = sharedDatabase(database.fullUrl(String(roombook.server.ready.database)));
         postmaster = await postmasterPid(roombook, database, roombook.sql);
+        walNote = roombook.wal;
       }
     }
     pgSettings = await serverSettings(servers[0].sql);
@@ -348,7 +351,7 @@ async function hostsMain(): Promise<void> {
   const text = [
     `# roombook scaling over hosts, ${started.toISOString()}`, '', `command: \`${command}\``, '', 'load (one wrk per host, started together):', '',
     loadText, '```', describeMachine(host),
-    `database: ${database!.description}`, `PostgreSQL settings: ${Object.entries(pgSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `database: ${database!.description}; ${walNote}`, `PostgreSQL settings: ${Object.entries(pgSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `roombook settings (each host): ${Object.entries(tuning({ WORKERS: String(workersPerHost) })).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `other processes busy at start: ${noise.map((p) => `${p.comm} (${Math.round(p.cpu * 100)} %)`).join('; ') || 'none'}`, '```', '', table, '',
     `Medians of ${options.runs} runs of ${options.duration} s per host count (warm-up of ${options.warmup} s discarded). Hosts: independent roombook ` +

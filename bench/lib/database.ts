@@ -106,6 +106,30 @@ export async function seed(sql: Sql, rooms: number, users: number): Promise<void
   });
 }
 
+/**
+ * Gives a new cluster the WAL of a server that has been running. A new cluster has no WAL segment
+ * to reuse, so every 16 MB of WAL is a new file, which the committing backend fills with zeros
+ * while every other commit waits (wal_init_zero): under the fresh workload that was a stall of
+ * tens of ms every 1-2 s, and p99 wandered from 5 to 40 ms run after run. A server that has run
+ * for a while renames old segments for reuse at each checkpoint instead. So: write `megabytes` of
+ * WAL, drop it, CHECKPOINT (which recycles those segments, up to max_wal_size). Returns what it
+ * did, for the report; a role that may not CHECKPOINT gets the reason instead.
+ */
+export async function recycleWal(sql: Sql, megabytes: number): Promise<string> {
+  if (megabytes <= 0) return 'WAL not prepared (--wal-mb 0): a new cluster creates a WAL file every 16 MB';
+  try {
+    await sql`CREATE TABLE IF NOT EXISTS bench_wal_fill (filler text)`;
+    // 1 kB rows of md5 text (not compressed): about 1 MB of WAL per 1,000 rows.
+    await sql`INSERT INTO bench_wal_fill SELECT repeat(md5(g::text), 32) FROM generate_series(1, ${megabytes * 1000}::int) g`;
+    await sql`DROP TABLE bench_wal_fill`;
+    await sql`CHECKPOINT`;
+    return `${megabytes} MB of WAL written and checkpointed before the runs, so that WAL files are reused as on a running server`;
+  } catch (error) {
+    await sql`DROP TABLE IF EXISTS bench_wal_fill`.catch(() => undefined);
+    return `WAL not prepared (${(error as Error).message}): a new cluster creates a WAL file every 16 MB`;
+  }
+}
+
 export async function resetBookings(sql: Sql): Promise<void> {
   await sql`TRUNCATE bookings`;
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { settings } from '../../src/config';
-import { type BenchDatabase, type Sql, seed } from './database';
+import { type BenchDatabase, type Sql, recycleWal, seed } from './database';
 import { allStats, readStat } from './proc';
 import { getJson, startServer, type RunningServer } from './servers';
 
@@ -13,6 +13,7 @@ export interface Roombook {
   server: RunningServer;
   sql: Sql; // the bench's own connection to roombook's database: seeding and checks
   workers: number;
+  wal: string; // how the database's WAL was prepared (recycleWal), for the report
 }
 
 /** The settings worth printing beside a figure: what the environment set, or the default. */
@@ -28,8 +29,11 @@ export function tuning(overrides: Record<string, string> = {}): Record<string, s
   return chosen;
 }
 
+/** Databases whose WAL was prepared already (several roombooks may share one). */
+const walPrepared = new Map<string, string>();
+
 export async function startRoombook(repoRoot: string, database: BenchDatabase, seedCounts: { rooms: number; users: number },
-  env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Roombook> {
+  env: Record<string, string> = {}, nodeArgs: string[] = [], walMegabytes = 512): Promise<Roombook> {
   const server = await startServer('roombook', path.join(repoRoot, 'dist', 'src', 'main.js'), {
     ...database.serverEnv, ...env,
     HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', // never a fixed port: another roombook may run here
@@ -40,7 +44,9 @@ export async function startRoombook(repoRoot: string, database: BenchDatabase, s
     sql = await database.connect(String(server.ready.database));
     await seed(sql, seedCounts.rooms, seedCounts.users);
     await waitForCaches(server, seedCounts);
-    return { server, sql, workers: Number(server.ready.workers) };
+    const key = `${database.description} ${String(server.ready.database)}`;
+    if (!walPrepared.has(key)) walPrepared.set(key, await recycleWal(sql, walMegabytes));
+    return { server, sql, workers: Number(server.ready.workers), wal: walPrepared.get(key)! };
   } catch (error) {
     await sql?.end({ timeout: 1 });
     await server.stop();
