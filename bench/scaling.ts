@@ -30,6 +30,7 @@ const options = parseOptions(process.argv.slice(2), {
   'max-workers': { value: os.availableParallelism(), help: 'largest worker count' },
   threads: { value: 4, help: 'wrk threads (with --hosts: in all, split over the hosts\' wrk processes, at least 1 each)' },
   connections: { value: 64, help: 'connections (with --hosts: in all, split over the hosts)' },
+  'connections-per-worker': { value: 0, help: 'instead of --connections: this many per worker (the same load per worker at every count; not with --hosts)' },
   rooms: { value: 10000, help: 'rooms seeded' },
   users: { value: 1000, help: 'users seeded' },
   tool: { value: '', help: 'wrk or autocannon (default: wrk when installed)' },
@@ -86,7 +87,7 @@ async function runOnce(roombook: Roombook, postmaster: number, durationS: number
   const trees = { roombook: { root: roombook.server.pid, excluded: [postmaster] }, postgres: { root: postmaster } };
   let before: Record<string, number> = {};
   let after: Record<string, number> = {};
-  const { load, check } = await measure(tool, spec(roombook.server.url, durationS), repoRoot, roombook.sql, true, {
+  const { load, check } = await measure(tool, spec(roombook.server.url, durationS, connectionsFor(roombook.workers)), repoRoot, roombook.sql, true, {
     before: () => { before = { ...treeCpuSeconds(trees), machine: machineBusySeconds() }; },
     after: () => { after = { ...treeCpuSeconds(trees), machine: machineBusySeconds() }; },
   });
@@ -117,8 +118,12 @@ function point(workers: number, runs: ScalingRun[]): ScalingPoint {
   };
 }
 
-const spec = (url: string, durationS: number): LoadSpec => ({
-  workload: 'fresh_bookings', url, threads: options.threads, connections: options.connections, durationS,
+/** Connections for a roombook of `workers` workers: fixed, or proportional with --connections-per-worker. */
+const connectionsFor = (workers: number): number =>
+  options['connections-per-worker'] > 0 ? options['connections-per-worker'] * workers : options.connections;
+
+const spec = (url: string, durationS: number, connections = options.connections): LoadSpec => ({
+  workload: 'fresh_bookings', url, threads: Math.min(options.threads, connections), connections, durationS,
   scriptArgs: { rooms: options.rooms, users: options.users, threads: options.threads },
 });
 
@@ -184,10 +189,10 @@ async function main(): Promise<void> {
   }
 
   const command = commandLine('bench:scaling', process.argv.slice(2));
-  const wrk = wrkCommand(spec('http://127.0.0.1:PORT', options.duration), repoRoot);
+  const wrk = wrkCommand(spec('http://127.0.0.1:PORT', options.duration, connectionsFor(1)), repoRoot);
   const table = markdownTable(
-    ['Workers', 'Req/s', 'Bookings/s', 'p99', 'CPU s roombook', 'CPU s postgres', 'CPU s load gen', 'CPU s others', 'Req per worker-CPU-s', 'Throughput eff.', 'CPU eff.'],
-    points.map((p) => [String(p.workers), formatCount(p.requestsPerSecond), formatCount(p.bookingsPerSecond), `${p.p99Ms.toFixed(2)} ms`,
+    ['Workers', 'Conns', 'Req/s', 'Bookings/s', 'p99', 'CPU s roombook', 'CPU s postgres', 'CPU s load gen', 'CPU s others', 'Req per worker-CPU-s', 'Throughput eff.', 'CPU eff.'],
+    points.map((p) => [String(p.workers), String(connectionsFor(p.workers)), formatCount(p.requestsPerSecond), formatCount(p.bookingsPerSecond), `${p.p99Ms.toFixed(2)} ms`,
       p.cpuSecondsPerRun.roombook.toFixed(1), p.cpuSecondsPerRun.postgres.toFixed(1), p.cpuSecondsPerRun.loadGenerator.toFixed(1),
       p.cpuSecondsPerRun.other.toFixed(1), formatCount(p.requestsPerWorkerCpuSecond),
       `${(p.throughputEfficiency * 100).toFixed(0)} %`, `${(p.cpuEfficiency * 100).toFixed(0)} %`]));
@@ -206,9 +211,11 @@ async function main(): Promise<void> {
   const file = path.join(dir, `scaling-${stamp}.json`);
   fs.writeFileSync(file, `${JSON.stringify({ started, command, load: wrk, tool, options, machine: host, postgresSettings: pgSettings,
     roombookSettings: tuning(), noise, points }, null, 2)}\n`);
-  fs.writeFileSync(path.join(dir, 'scaling.svg'), scalingSvg(points, `${host.cpuModel}, ${host.cores} cores; ${options.duration} s runs, median of ${options.runs}`));
-  fs.writeFileSync(path.join(dir, 'scaling.md'), `${text}\n\n![scaling](scaling.svg)\n`);
-  process.stdout.write(`\nwritten: ${path.relative(repoRoot, file)}, bench/results/scaling.svg, bench/results/scaling.md\n`);
+  // The same load per worker is a study of its own: it must not overwrite the fixed-load figures.
+  const name = options['connections-per-worker'] > 0 ? 'scaling-per-worker' : 'scaling';
+  fs.writeFileSync(path.join(dir, `${name}.svg`), scalingSvg(points, `${host.cpuModel}, ${host.cores} cores; ${options.duration} s runs, median of ${options.runs}`));
+  fs.writeFileSync(path.join(dir, `${name}.md`), `${text}\n\n![scaling](${name}.svg)\n`);
+  process.stdout.write(`\nwritten: ${path.relative(repoRoot, file)}, bench/results/${name}.svg, bench/results/${name}.md\n`);
 }
 
 /** --hosts: one run's figures, summed over the wrk processes, and each host's own. */
@@ -282,6 +289,7 @@ async function hostsMain(): Promise<void> {
   const workersPerHost = options['workers-per-host'];
   if (!Number.isInteger(hosts) || !Number.isInteger(workersPerHost) || workersPerHost < 1) throw new Error('--hosts and --workers-per-host must be whole numbers, --workers-per-host at least 1');
   if (hosts > options.connections) throw new Error('--hosts cannot exceed --connections: each host needs a connection');
+  if (options['connections-per-worker'] > 0) throw new Error('--connections-per-worker does not apply with --hosts (use --connections)');
   if (process.argv.slice(2).some((arg) => arg.startsWith('--max-workers'))) throw new Error('--max-workers does not apply with --hosts (use --workers-per-host)');
   const { tool, started, host, noise, stopAll, openDatabase } = await beginRun('its instances share one thread');
   let database: BenchDatabase | undefined;
