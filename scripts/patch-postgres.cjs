@@ -11,16 +11,31 @@
  * porsager/postgres#1208 and in the pull requests around it; this is the two-line reset they
  * propose. The replacement is exact-text and idempotent; a release that changes the text is left
  * alone with a warning, and tests/unit/postgres-patch.test.ts says whether the fix is in place.
+ *
+ * Second bug, same place: a small write scheduled just before the connection closed runs after the
+ * socket is gone (`socket.write` on null), and the TypeError, thrown from a setImmediate, kills the
+ * process. Seen here as a worker dying when a room delete's transaction lost its connection
+ * (tests/faults/stalled-connections.test.ts): postgres.js writes its ROLLBACK to the closed
+ * connection. Upstream: porsager/postgres#1154, #1208 and pull request #1209, whose guard this is:
+ * the write is dropped and whatever waited on the connection fails as CONNECTION_CLOSED.
+ *
+ * Each fix is applied unless its text is there already, so an install patched by an earlier
+ * version of this script gets the fixes it lacks.
  */
 const fs = require('node:fs');
 const path = require('node:path');
 
 const MARK = '/* roombook: reset the write state with the socket */';
+const GUARD = '/* roombook: no write after the socket is gone */';
 const fixes = [
   { where: 'terminate()', from: '    clearImmediate(nextWriteTimer)\n    if (socket) {',
     to: `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${MARK}\n    if (socket) {` },
   { where: 'closed()', from: "    clearImmediate(nextWriteTimer)\n    socket.removeListener('data', data)",
     to: `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${MARK}\n    socket.removeListener('data', data)` },
+  { where: 'nextWrite()', from: '  function nextWrite(fn) {\n    const x = socket.write(chunk, fn)',
+    to: `  function nextWrite(fn) {\n    if (!socket) { ${GUARD}\n      nextWriteTimer !== null && clearImmediate(nextWriteTimer)\n` +
+      "      chunk = nextWriteTimer = null\n      error(Errors.connection('CONNECTION_CLOSED', options))\n      return false\n    }\n" +
+      '    const x = socket.write(chunk, fn)' },
 ];
 
 /** node_modules/postgres (its package.json is not exported, so from its main file upwards). */
@@ -40,12 +55,13 @@ function packageRoot() {
 
 function patchFile(file) {
   const text = fs.readFileSync(file, 'utf8');
-  if (text.includes(MARK)) return 'already patched';
   let patched = text;
   for (const fix of fixes) {
+    if (patched.includes(fix.to)) continue;
     if (patched.split(fix.from).length !== 2) return `left alone: the text around ${fix.where} is not the one this patch knows`;
     patched = patched.replace(fix.from, fix.to);
   }
+  if (patched === text) return 'already patched';
   fs.writeFileSync(file, patched);
   return 'patched';
 }
@@ -62,4 +78,4 @@ if (root) {
   }
 }
 
-module.exports = { MARK };
+module.exports = { MARK, GUARD };

@@ -29,7 +29,8 @@ export interface Worker {
 export async function startWorker(config: Config, databaseUrl: string): Promise<Worker> {
   const metrics = new WorkerMetrics(); // first, before any await: the primary may ask for metrics at once
   // Reads and admin calls, each query with a deadline (src/db/sql.ts).
-  const readPool = createRenewablePool(() => createSql(databaseUrl, { max: config.poolSize, applicationName: 'roombook' }),
+  const readPool = createRenewablePool(() => createSql(databaseUrl, {
+    max: config.poolSize, applicationName: 'roombook', idleInTransactionTimeoutMs: config.queryTimeoutMs }),
     config.queryTimeoutMs, (why) => log.warn(`${why}: read connections renewed`));
   const sql = readPool.sql;
   const cache = new ExistenceCache();

@@ -13,6 +13,12 @@ export interface PoolOptions {
   genericPlans?: boolean;
   /** statement_timeout in ms: PostgreSQL cancels (rolls back) a statement that runs longer. */
   statementTimeoutMs?: number;
+  /**
+   * idle_in_transaction_session_timeout in ms: PostgreSQL ends a session that leaves a transaction
+   * open and silent this long. A transaction whose client lost its network path (a room delete
+   * holding its lock on bookings, say) is rolled back then, rather than when TCP gives up.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /**
@@ -34,7 +40,8 @@ export function createSql(url: string, options: PoolOptions): Sql {
     onnotice: () => {},
     connection: { application_name: options.applicationName,
       ...(options.genericPlans ? { plan_cache_mode: 'force_generic_plan' } : {}),
-      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}) },
+      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}) },
     types: {
       day: { to: 1082, from: [1082], serialize: (value: string) => value, parse: (value: string) => value },
       id8: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
@@ -61,8 +68,10 @@ export function closePool(sql: { end(options: { timeout: number }): Promise<void
  * value has a deadline: past `queryTimeoutMs` it fails as a lost connection (503 db_unavailable)
  * and the pool is replaced; renew() does the same on demand (say, the listener's check failed). The
  * old pool's queries get `graceSeconds` to finish, then its connections are destroyed. Fragments
- * (`sql` inside another query) are never awaited, so they get no deadline; neither do the queries
- * of `sql.begin` transactions. The hot booking path does not use this pool (cached names).
+ * (`sql` inside another query) are never awaited, so they get no deadline. A `sql.begin`
+ * transaction has one deadline as a whole (its queries have none of their own); the server side of
+ * a transaction abandoned so is for idle_in_transaction_session_timeout to end (see PoolOptions).
+ * The hot booking path does not use this pool (cached names).
  */
 export interface RenewablePool {
   readonly sql: Sql;
@@ -88,19 +97,22 @@ export function createRenewablePool(open: () => Sql, queryTimeoutMs: number, onR
     onRenew(why);
     return true;
   };
+  /** `answer`, or a QUERY_DEADLINE failure (and a renewed pool) if it has not settled in time. */
+  const raceDeadline = (answer: Promise<unknown>, what: string): Promise<unknown> => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        renew(`${what} gave no answer within ${queryTimeoutMs} ms`);
+        reject(Object.assign(new Error(`no answer from the database within ${queryTimeoutMs} ms`), { code: QUERY_DEADLINE_CODE }));
+      }, queryTimeoutMs);
+    });
+    return Promise.race([answer, deadline]).finally(() => clearTimeout(timer));
+  };
   /** Awaiting the query starts it (postgres.js queries are lazy): the deadline starts with it. */
   const withDeadline = (query: Thenable): void => {
     const then = query.then;
     query.then = function deadlined(onFulfilled, onRejected) {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise((_, reject) => {
-        timer = setTimeout(() => {
-          renew(`a query gave no answer within ${queryTimeoutMs} ms`);
-          reject(Object.assign(new Error(`no answer from the database within ${queryTimeoutMs} ms`), { code: QUERY_DEADLINE_CODE }));
-        }, queryTimeoutMs);
-      });
-      return Promise.race([then.call(query, (value: unknown) => value), deadline])
-        .finally(() => clearTimeout(timer)).then(onFulfilled, onRejected);
+      return raceDeadline(then.call(query, (value: unknown) => value), 'a query').then(onFulfilled, onRejected);
     };
   };
   const sql = new Proxy(function pool() {} as unknown as Sql, {
@@ -111,6 +123,9 @@ export function createRenewablePool(open: () => Sql, queryTimeoutMs: number, onR
     },
     get: (_target, property) => {
       const value = Reflect.get(current as object, property);
+      if (property === 'begin') {
+        return (...args: unknown[]) => raceDeadline((value as (...a: unknown[]) => Promise<unknown>).apply(current, args), 'a transaction');
+      }
       return typeof value === 'function' ? value.bind(current) : value;
     },
   });

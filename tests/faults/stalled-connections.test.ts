@@ -129,3 +129,60 @@ test('a read connection gone silent: the query on it fails at its deadline (503)
     expect(Date.now() - at).toBeLessThan(1000);
   }
 });
+
+/** Polls `check` every 50 ms until it holds or `ms` pass; whether it held. */
+async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  for (const until = Date.now() + ms; Date.now() < until;) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return check();
+}
+
+const roombookSessions = async (where: 'waiting on a lock' | 'idle in transaction'): Promise<number> => {
+  const [{ n }] = where === 'waiting on a lock'
+    ? await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'roombook' AND wait_event_type = 'Lock'`
+    : await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'roombook' AND state = 'idle in transaction'`;
+  return n;
+};
+
+test('a room delete cut off mid-transaction: 503 at its deadline, and PostgreSQL ends the transaction so bookings go on', async () => {
+  const doomed = (await api.post('/rooms', { name: 'DOOMED' })).body;
+  expect((await bookDays(50, 1))[0].answer.status).toBe(201);
+  // Hold the room's row: the delete stops at its last statement, with its lock on bookings taken.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let holding!: () => void;
+  const held = new Promise<void>((resolve) => (holding = resolve));
+  const holder = sql.begin(async (tx) => {
+    await tx`SELECT id FROM rooms WHERE id = ${doomed.id} FOR UPDATE`;
+    holding();
+    await released;
+  });
+  await held;
+  const started = Date.now();
+  const deleting = api.del(`/rooms/${doomed.id}`);
+  expect(await eventually(async () => (await roombookSessions('waiting on a lock')) === 1, 2000)).toBe(true);
+  expect(relay.silence('roombook')).toBeGreaterThanOrEqual(1);
+  release();
+  await holder;
+  // The delete ends on the server; its answer, and so the COMMIT, are lost on the way: the
+  // transaction sits idle with its lock on bookings.
+  expect(await eventually(async () => (await roombookSessions('idle in transaction')) === 1, 2000)).toBe(true);
+
+  const answer = await deleting;
+  const ms = Date.now() - started;
+  say(`room delete on a connection cut off mid-transaction: ${answer.status} ${answer.body?.error ?? ''} after ${ms} ms`);
+  expect({ status: answer.status, error: answer.body.error }).toEqual({ status: 503, error: 'db_unavailable' });
+  expect(ms).toBeGreaterThanOrEqual(QUERY_TIMEOUT_MS - 50);
+  expect(ms).toBeLessThan(QUERY_TIMEOUT_MS + 1000);
+
+  // idle_in_transaction_session_timeout (QUERY_TIMEOUT_MS) ends it: rolled back, the lock gone.
+  const endedAt = Date.now();
+  expect(await eventually(async () => (await roombookSessions('idle in transaction')) === 0, QUERY_TIMEOUT_MS + 2000)).toBe(true);
+  say(`the abandoned transaction ended ${Date.now() - endedAt} ms after the 503`);
+  expect(await sql`SELECT id FROM rooms WHERE id = ${doomed.id}`).toHaveLength(1); // rolled back: the 503 promised nothing
+  const after = await bookDays(51, 3);
+  expect(after.map(({ answer: a }) => a.status)).toEqual(Array(3).fill(201));
+  for (const { ms: bookingMs } of after) expect(bookingMs).toBeLessThan(TIMEOUT_MS);
+});

@@ -30,10 +30,13 @@ export class SilencingRelay {
         client.destroy();
         upstream.destroy();
       };
-      for (const socket of [client, upstream]) {
-        socket.on('error', close);
-        socket.on('close', close);
-      }
+      // On a dropped path the server never hears that the client gave up: a silenced connection's
+      // server side stays open (until the server ends it, or the relay closes).
+      const clientGone = () => (pair.silenced ? client.destroy() : close());
+      client.on('error', clientGone);
+      client.on('close', clientGone);
+      upstream.on('error', close);
+      upstream.on('close', close);
     });
   }
 

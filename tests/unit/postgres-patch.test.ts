@@ -3,9 +3,10 @@ import path from 'node:path';
 
 /**
  * postgres.js 3.4.9 leaves its write timer set when a connection closes, and the reconnected
- * connection then never writes (scripts/patch-postgres.cjs, run by npm at install). This checks
+ * connection then never writes; and a write scheduled just before a close runs on a socket that is
+ * gone, which kills the process (scripts/patch-postgres.cjs, run by npm at install). This checks
  * the postgres.js that roombook loads: in both teardown paths the timer and the buffered bytes are
- * reset, by the patch or by a release that fixed it.
+ * reset, and nextWrite() checks for the socket, by the patch or by a release that fixed it.
  */
 const connectionJs = fs.readFileSync(path.join(path.dirname(require.resolve('postgres')), 'connection.js'), 'utf8');
 
@@ -21,10 +22,18 @@ test.each(['closed', 'terminate'])('%s() resets the write timer and the buffered
   expect(teardown).toMatch(/chunk = nextWriteTimer = null|nextWriteTimer = chunk = null/);
 });
 
+test('nextWrite() never writes to a socket that is gone: whatever waited fails as CONNECTION_CLOSED', () => {
+  const nextWrite = body('nextWrite');
+  const guard = nextWrite.indexOf('if (!socket)');
+  expect(guard).toBeGreaterThan(-1);
+  expect(guard).toBeLessThan(nextWrite.indexOf('socket.write('));
+  expect(nextWrite).toContain("error(Errors.connection('CONNECTION_CLOSED', options))");
+});
+
 test('the patch is applied once, however often npm runs it', () => {
   const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
   execFileSync(process.execPath, [path.join(__dirname, '../../scripts/patch-postgres.cjs')]);
   const again = fs.readFileSync(path.join(path.dirname(require.resolve('postgres')), 'connection.js'), 'utf8');
   expect(again).toBe(connectionJs);
-  expect(again.split('chunk = nextWriteTimer = null').length - 1).toBeLessThanOrEqual(3); // nextWrite's own + the two resets
+  expect(again.split('chunk = nextWriteTimer = null').length - 1).toBeLessThanOrEqual(4); // nextWrite's two + the two resets
 });
