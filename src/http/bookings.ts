@@ -7,7 +7,7 @@ import type { Access } from '../domain/access';
 import { addDays, daysBetween } from '../domain/dates';
 import { Query, pathId } from './params';
 import type { Request } from './route';
-import type { Reply } from './reply';
+import { errorOf, type Reply } from './reply';
 
 const MAX_AVAILABILITY_DAYS = 366;
 const LAST_DAY = '9999-12-31';
@@ -28,7 +28,9 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
   today: () => string) {
   /** The 201 carries the booking's cancel token: the only time it is shown. */
   const created = async (input: BookingInput): Promise<Reply> => {
-    const b = await bookings.book(input);
+    const outcome = await bookings.book(input);
+    if ('alreadyBookedOn' in outcome) return errorOf('already_booked', `The room is already booked on ${outcome.alreadyBookedOn}.`);
+    const b = outcome.booked;
     // Spelled out rather than spread: one object shape for every 201, which JSON.stringify serialises fastest.
     return { status: 201, body: { id: b.id, room_id: b.room_id, room_name: b.room_name, user_id: b.user_id,
       user_name: b.user_name, date: b.date, cancel_token: access.cancelTokenFor(b.id) } };
