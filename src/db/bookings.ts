@@ -135,9 +135,9 @@ export class BookingBatcher {
     clearTimeout(this.gatherTimer);
     this.gatherTimer = undefined;
     if (this.pending.length === 0) return this.notifyIfIdle();
+    const queuedBefore = this.pending.length;
     const batch = this.takeBatch();
-    let answered = 0; // leaders and followers: the clients that will have their answer
-    for (const entry of batch) answered += 1 + (entry.followers?.length ?? 0);
+    const answered = queuedBefore - this.pending.length; // leaders and followers: the clients this statement answers
     this.inFlight++;
     this.stats.batches++;
     this.stats.bookings += batch.length;

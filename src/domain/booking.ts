@@ -17,7 +17,7 @@ export interface BookingInput {
 /**
  * What a booking request came to. "Already booked" is returned rather than thrown: it is the
  * common answer under contention (85 % of the original script's answers), and a rejection through
- * the async frames of the request path cost ~2.5 µs of worker CPU per request (A/B, 3 rounds).
+ * the async frames of the request path cost ~2 µs of worker CPU per request (A/B, 5 rounds).
  * Every other refusal is a thrown AppError.
  */
 export type BookingOutcome = { booked: Booking } | { alreadyBookedOn: string };

@@ -7,6 +7,7 @@ import { startServer, type RunningServer } from '../helpers/server';
 import { call, onNewConnection } from '../helpers/http';
 import { countsOf, startLoad, type Load, type LoadRecord } from '../helpers/load';
 import { insertRoomsSilently, roomCount } from '../helpers/database';
+import { waitFor } from '../helpers/wait';
 
 /**
  * Faults under load: the database stops for seconds, every connection is terminated, the LISTEN
@@ -93,15 +94,6 @@ async function keepListenersOut(sql: postgres.Sql): Promise<void> {
 
 async function letListenersIn(sql: postgres.Sql): Promise<void> {
   await sql.unsafe('DROP EVENT TRIGGER refuse_listener');
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 50): Promise<number> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-  return Date.now() - started;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

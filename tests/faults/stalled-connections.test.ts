@@ -3,6 +3,7 @@ import { connect, createDatabase } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday, type Answer } from '../helpers/http';
 import { relayTo, type SilencingRelay } from '../helpers/relay';
+import { waitFor } from '../helpers/wait';
 
 /**
  * Database calls that do not come back must not hold a worker up. Under a 1-worker roombook
@@ -130,15 +131,6 @@ test('a read connection gone silent: the query on it fails at its deadline (503)
   }
 });
 
-/** Polls `check` every 50 ms until it holds or `ms` pass; whether it held. */
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  for (const until = Date.now() + ms; Date.now() < until;) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return check();
-}
-
 const roombookSessions = async (where: 'waiting on a lock' | 'idle in transaction'): Promise<number> => {
   const [{ n }] = where === 'waiting on a lock'
     ? await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'roombook' AND wait_event_type = 'Lock'`
@@ -162,13 +154,13 @@ test('a room delete cut off mid-transaction: 503 at its deadline, and PostgreSQL
   await held;
   const started = Date.now();
   const deleting = api.del(`/rooms/${doomed.id}`);
-  expect(await eventually(async () => (await roombookSessions('waiting on a lock')) === 1, 2000)).toBe(true);
+  await waitFor('the delete waiting on the row lock', async () => (await roombookSessions('waiting on a lock')) === 1, 2000);
   expect(relay.silence('roombook')).toBeGreaterThanOrEqual(1);
   release();
   await holder;
   // The delete ends on the server; its answer, and so the COMMIT, are lost on the way: the
   // transaction sits idle with its lock on bookings.
-  expect(await eventually(async () => (await roombookSessions('idle in transaction')) === 1, 2000)).toBe(true);
+  await waitFor('the delete idle in its transaction', async () => (await roombookSessions('idle in transaction')) === 1, 2000);
 
   const answer = await deleting;
   const ms = Date.now() - started;
@@ -178,9 +170,8 @@ test('a room delete cut off mid-transaction: 503 at its deadline, and PostgreSQL
   expect(ms).toBeLessThan(QUERY_TIMEOUT_MS + 1000);
 
   // idle_in_transaction_session_timeout (QUERY_TIMEOUT_MS) ends it: rolled back, the lock gone.
-  const endedAt = Date.now();
-  expect(await eventually(async () => (await roombookSessions('idle in transaction')) === 0, QUERY_TIMEOUT_MS + 2000)).toBe(true);
-  say(`the abandoned transaction ended ${Date.now() - endedAt} ms after the 503`);
+  const endedMs = await waitFor('the abandoned transaction to end', async () => (await roombookSessions('idle in transaction')) === 0, QUERY_TIMEOUT_MS + 2000);
+  say(`the abandoned transaction ended ${endedMs} ms after the 503`);
   expect(await sql`SELECT id FROM rooms WHERE id = ${doomed.id}`).toHaveLength(1); // rolled back: the 503 promised nothing
   const after = await bookDays(51, 3);
   expect(after.map(({ answer: a }) => a.status)).toEqual(Array(3).fill(201));

@@ -3,6 +3,7 @@ import { connect, createDatabase, insertRoomsSilently, roomCount } from '../help
 import { startServer, type RunningServer } from '../helpers/server';
 import { dayFromToday, onNewConnection } from '../helpers/http';
 import { relayTo, type SilencingRelay } from '../helpers/relay';
+import { waitFor } from '../helpers/wait';
 
 /**
  * Stories that only a cluster can get wrong: every request below opens a connection of its own
@@ -33,14 +34,6 @@ const days = (offset: number, count: number): string[] => Array.from({ length: c
 
 const statuses = (answers: Answer[]): number[] => answers.map((answer) => answer.status);
 const errorCodes = (answers: Answer[]): string[] => answers.map((answer) => answer.body?.error);
-
-async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
 
 /** The rooms count of GET /ready from `samples` new connections: one answer per connection, any worker. */
 async function readyRoomCounts(port: number, samples = 24): Promise<number[]> {

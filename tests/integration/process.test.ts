@@ -6,6 +6,7 @@ import { settings } from '../../src/config';
 import { connect, createDatabase } from '../helpers/database';
 import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday } from '../helpers/http';
+import { waitFor } from '../helpers/wait';
 
 /**
  * The process model as an operator meets it: bad settings, a taken port, an unreachable
@@ -81,14 +82,6 @@ function childrenOf(pid: number): number[] {
     }
   }
   return children;
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
@@ -240,7 +233,7 @@ describe('graceful shutdown', () => {
         }
       };
       const lanes = Array.from({ length: LANES }, (_, i) => lane(1 + i));
-      await waitFor('bookings under way', () => confirmed.length >= 100, 10_000);
+      await waitFor('bookings under way', () => confirmed.length >= 100, 10_000, 20);
 
       const workers = childrenOf(server.process.pid!);
       expect(workers).toHaveLength(2);
@@ -297,7 +290,7 @@ describe('worker replacement', () => {
     let subscribedAt = 0;
     let replacedAfterMs = Infinity;
     try {
-      await waitFor('bookings under way', () => succeededSince(0) >= 20, 5000);
+      await waitFor('bookings under way', () => succeededSince(0) >= 20, 5000, 20);
       const [victim] = original;
       killedAt = Date.now();
       process.kill(victim, 'SIGKILL');
@@ -310,9 +303,9 @@ describe('worker replacement', () => {
       await waitFor('the new worker subscribed', async () => {
         const now = await listenerPids();
         return now.length === WORKERS && now.some((pid) => !originalListeners.includes(pid));
-      }, 5000);
+      }, 5000, 20);
       subscribedAt = Date.now();
-      await waitFor('bookings after the replacement', () => succeededSince(subscribedAt) >= 20, 5000);
+      await waitFor('bookings after the replacement', () => succeededSince(subscribedAt) >= 20, 5000, 20);
     } finally {
       running = false;
       await Promise.all(lanes);
