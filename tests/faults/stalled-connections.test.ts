@@ -168,6 +168,8 @@ test('a room delete cut off mid-transaction: 503 at its deadline, and PostgreSQL
   expect({ status: answer.status, error: answer.body.error }).toEqual({ status: 503, error: 'db_unavailable' });
   expect(ms).toBeGreaterThanOrEqual(QUERY_TIMEOUT_MS - 50);
   expect(ms).toBeLessThan(QUERY_TIMEOUT_MS + 1000);
+  // Answered by roombook's own deadline on the transaction, not by the server ending the session.
+  await waitFor('the deadline\'s log line', () => server.logs().includes('a transaction gave no answer within'), 2000);
 
   // idle_in_transaction_session_timeout (QUERY_TIMEOUT_MS) ends it: rolled back, the lock gone.
   const endedMs = await waitFor('the abandoned transaction to end', async () => (await roombookSessions('idle in transaction')) === 0, QUERY_TIMEOUT_MS + 2000);
