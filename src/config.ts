@@ -42,7 +42,7 @@ export const settings = {
   metricsPort: { env: 'METRICS_PORT', fallback: '9100', accepts: 'an integer 0-65535', parse: integer(0, 65535),
     meaning: 'port of the Prometheus metrics (GET /metrics on HOST), served by the primary, never on the API port (0: any free port)' },
   workers: { env: 'WORKERS', fallback: String(os.availableParallelism()), documentedDefault: 'number of CPU cores', accepts: 'an integer 1-256',
-    parse: integer(1, 256), meaning: 'worker processes (default: number of CPU cores)' },
+    parse: integer(1, 256), meaning: 'worker processes (default: number of CPU cores, fewer if the database has no connections for more); each holds DB_POOL_SIZE + BATCH_MAX_IN_FLIGHT + 1 connections, and a WORKERS the database has no room for stops the start' },
   databaseUrl: { env: 'DATABASE_URL', fallback: '', accepts: 'a postgres:// URL, or empty', parse: postgresUrl,
     meaning: 'PostgreSQL to use; empty starts the embedded PostgreSQL in DATA_DIR' },
   dataDir: { env: 'DATA_DIR', fallback: '.data', accepts: 'a directory path', parse: text,
@@ -112,6 +112,11 @@ function isLoopback(host: string): boolean {
 
 export function isDefaultDataDir(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.DATA_DIR === undefined || env.DATA_DIR.trim() === '';
+}
+
+/** WORKERS left to its default (one per core), which the primary may lower to fit the database's connections. */
+export function isDefaultWorkers(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.WORKERS === undefined;
 }
 
 /** The --help text: the same list as the README's configuration table. */

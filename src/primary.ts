@@ -1,6 +1,7 @@
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import net from 'node:net';
-import { isDefaultDataDir, type Config } from './config';
+import { isDefaultDataDir, isDefaultWorkers, type Config } from './config';
+import { embeddedMaxConnections, fitWorkers, readConnectionLimits, type WorkerFit } from './db/connection-budget';
 import { createSql } from './db/sql';
 import { migrate } from './db/migrate';
 import type { EmbeddedDatabase } from './db/embedded';
@@ -16,8 +17,9 @@ const MAX_FAILED_STARTS = 5; // consecutive workers that die before ever being r
 const MAX_RESTART_DELAY_MS = 5000;
 
 /**
- * The primary: database (embedded or DATABASE_URL), migrations, port check, then one worker per
- * core; replaces workers that die, and shuts everything down on SIGTERM/SIGINT.
+ * The primary: database (embedded or DATABASE_URL), migrations, the connection budget, port check,
+ * then one worker per core (or WORKERS, within the budget); replaces workers that die, and shuts
+ * everything down on SIGTERM/SIGINT.
  */
 export async function runPrimary(config: Config): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
@@ -49,24 +51,29 @@ export async function runPrimary(config: Config): Promise<void> {
       const { startEmbeddedPostgres } = require('./db/embedded') as typeof import('./db/embedded');
       embedded = await startEmbeddedPostgres({
         dataDir: config.dataDir, dataDirIsDefault: isDefaultDataDir(), port: config.embeddedPort,
+        maxConnections: embeddedMaxConnections(config),
         log: (message, level = 'warn') => log[level](message, { component: 'embedded-postgres' }),
       });
     }
     const databaseUrl = config.databaseUrl || embedded!.url;
     const sql = createSql(databaseUrl, { max: 1, applicationName: 'roombook-migrate' });
+    let fit: WorkerFit;
     try {
       const applied = await migrate(sql);
       if (applied.length) log.info('migrations applied', { applied });
+      fit = fitWorkers(config, !isDefaultWorkers(), await readConnectionLimits(sql));
     } finally {
       await sql.end({ timeout: 2 });
     }
+    if ('refused' in fit) throw new Error(fit.refused);
+    if (fit.lowered) log.warn(fit.lowered);
     const port = await checkPortFree(config.host, config.port);
     metricsServer = await startMetricsServer(metrics, config.host, config.metricsPort,
       (error) => log.warn('metrics scrape failed', { error }));
     if (!config.adminToken) {
       log.warn('ADMIN_TOKEN is not set: listening on loopback only, and any local client may change rooms and users');
     }
-    await startWorkers(config, databaseUrl, port, Boolean(embedded), () => shuttingDown, shutdown,
+    await startWorkers({ ...config, workers: fit.workers }, databaseUrl, port, Boolean(embedded), () => shuttingDown, shutdown,
       { metrics, port: metricsServer.port });
   } catch (error) {
     log.error(`cannot start: ${(error as Error).message}`);

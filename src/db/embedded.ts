@@ -12,7 +12,13 @@ import { type PostgresUser, binDirFor, ensurePostgresUser, readOrCreatePassword,
  * <dataDir>/db-password the superuser's generated password (0600, ours), reused on every start.
  */
 export interface EmbeddedDatabase { url: string; dataDir: string; stop(): Promise<void> }
-export interface EmbeddedOptions { dataDir: string; dataDirIsDefault: boolean; port: number /* 0 = pick a free port on 127.0.0.1 */; log: EmbeddedLog }
+export interface EmbeddedOptions {
+  dataDir: string;
+  dataDirIsDefault: boolean;
+  port: number; // 0: pick a free port on 127.0.0.1
+  maxConnections?: number; // default 200
+  log: EmbeddedLog;
+}
 /** Progress lines are 'info'; anything that needs an operator's eye comes without a level ('warn'). */
 export type EmbeddedLog = (message: string, level?: 'info' | 'warn') => void;
 
@@ -30,7 +36,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await stopOrphanedPostmaster(cluster, options.log);
   const port = options.port || (await freePort());
   const started = Date.now();
-  const server = spawnPostmaster(binDir, user, cluster, port, options.log);
+  const server = spawnPostmaster(binDir, user, cluster, port, options.maxConnections ?? 200, options.log);
   try {
     await waitUntilReadyWithDatabase(server, port, password);
   } catch (error) {
@@ -135,9 +141,10 @@ interface Postmaster {
   stop(): Promise<void>;
 }
 
-function spawnPostmaster(binDir: string, user: PostgresUser | undefined, cluster: string, port: number, log: EmbeddedLog): Postmaster {
+function spawnPostmaster(binDir: string, user: PostgresUser | undefined, cluster: string, port: number, maxConnections: number,
+  log: EmbeddedLog): Postmaster {
   const settings = [
-    'listen_addresses=127.0.0.1', 'unix_socket_directories=', 'max_connections=200', 'shared_buffers=128MB',
+    'listen_addresses=127.0.0.1', 'unix_socket_directories=', `max_connections=${maxConnections}`, 'shared_buffers=128MB',
     'jit=off', // compiling short OLTP queries costs more than it saves
   ];
   // detached: its own process group, so a terminal's Ctrl-C reaches only us and we shut it down gracefully.

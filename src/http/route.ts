@@ -103,9 +103,29 @@ function finish(res: HttpResponse, state: RequestState, reply: Reply, request: R
 function failureReply(error: unknown, request: Request, hadBody: boolean): Reply {
   const appError = toAppError(error);
   if (appError.code === 'internal') log.error('request failed', { error, method: request.method, url: request.url });
+  if (appError.code === 'db_unavailable') noteUnavailable(error, request);
   // A body we stopped reading cannot be skipped: the connection must close after the answer.
   // A stopping worker closes each connection as it answers, so clients reconnect to another worker.
   const closeConnection = appError.code === 'shutting_down'
     || (hadBody && (appError.code === 'body_too_large' || appError.code === 'unsupported_media_type'));
   return { ...errorReply(appError), closeConnection };
+}
+
+const UNAVAILABLE_LOG_EVERY_MS = 10_000;
+const unavailable = { loggedAt: -Infinity, since: 0 };
+
+/**
+ * A 503 db_unavailable says nothing of its cause to the client; the operator gets it here ("too
+ * many clients", a timeout, a refused connection), at most once every 10 s per worker, with the
+ * number of 503s since the previous line: an outage under load must not become a line per request.
+ */
+function noteUnavailable(error: unknown, request: Request): void {
+  unavailable.since++;
+  const now = performance.now();
+  if (now - unavailable.loggedAt < UNAVAILABLE_LOG_EVERY_MS) return;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  log.warn('answering 503: the database cannot serve', { code, cause: message, method: request.method, url: request.url,
+    answered503: unavailable.since });
+  unavailable.loggedAt = now;
+  unavailable.since = 0;
 }

@@ -19,7 +19,8 @@ export interface RunningServer {
 
 export const MAIN = path.resolve(__dirname, '../../dist/src/main.js');
 
-export function runMain(env: Record<string, string>, args: string[] = []): ChildProcess {
+/** env: an undefined value removes the variable (the child sees it unset, whatever this process has). */
+export function runMain(env: Record<string, string | undefined>, args: string[] = []): ChildProcess {
   return spawn(process.execPath, [MAIN, ...args], {
     // METRICS_PORT=0: servers of parallel test files must not all claim the default 9100.
     env: { ...process.env, LOG_LEVEL: 'info', METRICS_PORT: '0', ...env },
@@ -27,8 +28,10 @@ export function runMain(env: Record<string, string>, args: string[] = []): Child
   });
 }
 
-export async function startServer(options: { databaseUrl?: string; workers?: number; env?: Record<string, string> }): Promise<RunningServer> {
-  const env: Record<string, string> = { PORT: '0', WORKERS: String(options.workers ?? 2), ...options.env };
+/** workers: 2 unless given; 'default' leaves WORKERS unset (one per core, or what the database has room for). */
+export async function startServer(options: { databaseUrl?: string; workers?: number | 'default'; env?: Record<string, string> }): Promise<RunningServer> {
+  const workers = options.workers === 'default' ? undefined : String(options.workers ?? 2);
+  const env: Record<string, string | undefined> = { PORT: '0', WORKERS: workers, ...options.env };
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   const child = runMain(env);
   let output = '';

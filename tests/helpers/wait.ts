@@ -7,3 +7,12 @@ export async function waitFor(what: string, condition: () => Promise<boolean> | 
   }
   return Date.now() - started;
 }
+
+/** `promise`, or a rejection naming `what` once `ms` have passed. */
+export function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -32,6 +32,7 @@ test('keeps data and password across restarts; stop is idempotent', async () => 
     expect(fs.statSync(path.join(dataDir, 'db-password')).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.join(dataDir, 'pg')).mode & 0o777).toBe(0o700);
     const first = postgres(db.url, { max: 1, onnotice: () => {} });
+    expect((await first`show max_connections`)[0].max_connections).toBe('200'); // the default
     await first`create table note (id int primary key, body text not null)`;
     await first`insert into note values (1, 'survives restarts')`;
     await first.end();
@@ -39,10 +40,12 @@ test('keeps data and password across restarts; stop is idempotent', async () => 
     await db.stop();
     await db.stop(); // idempotent
 
-    db = await startEmbeddedPostgres({ dataDir, dataDirIsDefault: false, port: 0, log });
+    // The primary sizes max_connections from its workers (src/db/connection-budget.ts).
+    db = await startEmbeddedPostgres({ dataDir, dataDirIsDefault: false, port: 0, maxConnections: 260, log });
     const password = (url: string) => new URL(url).password;
     expect(password(db.url)).toBe(password(firstUrl));
     const second = postgres(db.url, { max: 1 });
+    expect((await second`show max_connections`)[0].max_connections).toBe('260');
     const rows = await second`select body from note where id = 1`;
     await second.end();
     expect(rows[0]?.body).toBe('survives restarts');

@@ -6,7 +6,7 @@ import { settings } from '../../src/config';
 import { connect, createDatabase } from '../helpers/database';
 import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday } from '../helpers/http';
-import { waitFor } from '../helpers/wait';
+import { waitFor, within } from '../helpers/wait';
 
 /**
  * The process model as an operator meets it: bad settings, a taken port, an unreachable
@@ -82,14 +82,6 @@ function childrenOf(pid: number): number[] {
     }
   }
   return children;
-}
-
-function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** One booking on a new connection; network errors are answers too (status 0). */
