@@ -34,6 +34,13 @@ const timeZone: Parse<string> = (raw) => {
 const postgresUrl: Parse<string> = (raw) =>
   raw === '' || /^postgres(ql)?:\/\//.test(raw.trim()) ? raw.trim() : undefined;
 
+const MAX_WORKERS = 256;
+
+/** One worker per core, up to MAX_WORKERS: a larger machine must still start with nothing set. */
+export function defaultWorkers(cores: number): number {
+  return Math.min(cores, MAX_WORKERS);
+}
+
 export const settings = {
   host: { env: 'HOST', fallback: '127.0.0.1', accepts: 'an IP address or host name', parse: text,
     meaning: 'address the API listens on' },
@@ -41,8 +48,9 @@ export const settings = {
     meaning: 'port the API listens on (all workers share it)' },
   metricsPort: { env: 'METRICS_PORT', fallback: '9100', accepts: 'an integer 0-65535', parse: integer(0, 65535),
     meaning: 'port of the Prometheus metrics (GET /metrics on HOST), served by the primary, never on the API port (0: any free port)' },
-  workers: { env: 'WORKERS', fallback: String(os.availableParallelism()), documentedDefault: 'number of CPU cores', accepts: 'an integer 1-256',
-    parse: integer(1, 256), meaning: 'worker processes (default: number of CPU cores, fewer if the database has no connections for more); each holds DB_POOL_SIZE + BATCH_MAX_IN_FLIGHT + 1 connections, and a WORKERS the database has no room for stops the start' },
+  workers: { env: 'WORKERS', fallback: String(defaultWorkers(os.availableParallelism())), documentedDefault: `number of CPU cores, at most ${MAX_WORKERS}`,
+    accepts: `an integer 1-${MAX_WORKERS}`, parse: integer(1, MAX_WORKERS),
+    meaning: 'worker processes (default: number of CPU cores, fewer if the database has no connections for more); each holds DB_POOL_SIZE + BATCH_MAX_IN_FLIGHT + 1 connections, and a WORKERS the database has no room for stops the start' },
   databaseUrl: { env: 'DATABASE_URL', fallback: '', accepts: 'a postgres:// URL, or empty', parse: postgresUrl,
     meaning: 'PostgreSQL to use; empty starts the embedded PostgreSQL in DATA_DIR' },
   dataDir: { env: 'DATA_DIR', fallback: '.data', accepts: 'a directory path', parse: text,

@@ -23,5 +23,5 @@ test('the table has one row per setting, naming its variable, with no machine-sp
   const rows = configTable().split('\n').slice(2);
   expect(rows).toHaveLength(Object.keys(settings).length);
   Object.values(settings).forEach((setting, i) => expect(rows[i]).toMatch(new RegExp(`^\\| \`${setting.env}\` \\|`)));
-  expect(rows.find((row) => row.startsWith('| `WORKERS` |'))).toContain('| number of CPU cores |'); // not this machine's count
+  expect(rows.find((row) => row.startsWith('| `WORKERS` |'))).toContain('| number of CPU cores, at most 256 |'); // not this machine's count
 });

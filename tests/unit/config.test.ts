@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, describeSettings, isDefaultDataDir, loadConfig, settings } from '../../src/config';
+import { ConfigError, defaultWorkers, describeSettings, isDefaultDataDir, loadConfig, settings } from '../../src/config';
 
 /** Variables the service has always had (more may be added; none of these may silently go). */
 const ESSENTIAL = [
@@ -27,7 +27,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       host: '127.0.0.1',
       port: 3000,
-      workers: os.availableParallelism(),
+      workers: defaultWorkers(os.availableParallelism()),
       databaseUrl: '',
       dataDir: path.resolve('.data'),
       embeddedPort: 0,
@@ -90,6 +90,12 @@ describe('loadConfig', () => {
     expect(lines[0]).toMatch(/^PORT="abc"/);
     expect(lines[1]).toMatch(/^WORKERS="0"/);
     expect(lines[2]).toMatch(/^BOOKING_TZ="Mars\/Olympus"/);
+  });
+
+  test('the default WORKERS is one per core, at most the largest WORKERS accepted: a 384-thread machine still starts', () => {
+    expect(defaultWorkers(2)).toBe(2);
+    expect(defaultWorkers(384)).toBe(256);
+    expect(loadConfig({ WORKERS: String(defaultWorkers(384)) }).workers).toBe(256);
   });
 
   test('the result is frozen', () => {
