@@ -3,8 +3,8 @@ import type { Sql } from './sql';
 /**
  * How many workers the database has connections for. Each worker holds up to DB_POOL_SIZE read
  * connections, BATCH_MAX_IN_FLIGHT booking connections and one LISTEN connection; a worker that
- * cannot get one of them answers 503 for as long as it runs (PostgreSQL's "too many clients"),
- * which on a machine with many cores and a default max_connections of 100 would be most of them.
+ * cannot get one of them answers 503 for as long as it runs (PostgreSQL's "too many clients"):
+ * with one worker per core, a 32-core host needs 128 connections, and a stock server allows 97.
  * So the primary checks the budget once, before it forks: the room left under max_connections (less
  * the slots PostgreSQL reserves for superusers and for pg_use_reserved_connections), under the
  * role's and the database's CONNECTION LIMIT (which do not bind superusers), counting the
