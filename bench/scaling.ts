@@ -10,6 +10,7 @@ import { busyProcesses, machineBusySeconds, treeCpuSeconds } from './lib/proc';
 import { commandLine } from './lib/report';
 import { postmasterPid, startRoombook, stopRoombook, tuning, type Roombook } from './lib/roombook';
 import { scalingSvg } from './lib/scaling-chart';
+import { sharedMaxConnections, workerCounts } from './lib/shared-cluster';
 import { formatCount, markdownTable, median, sum } from './lib/stats';
 
 /**
@@ -27,7 +28,7 @@ const options = parseOptions(process.argv.slice(2), {
   duration: { value: 10, help: 'seconds per measured run' },
   runs: { value: 3, help: 'measured runs per worker count (host count with --hosts); medians are reported' },
   warmup: { value: 5, help: 'seconds of the warm-up run per worker count (host count), discarded (0: none)' },
-  'max-workers': { value: os.availableParallelism(), help: 'largest worker count' },
+  'max-workers': { value: os.availableParallelism(), help: 'largest worker count (counts measured: 1..8, then doubling, and this one)' },
   threads: { value: 4, help: 'wrk threads (with --hosts: in all, split over the hosts\' wrk processes, at least 1 each)' },
   connections: { value: 64, help: 'connections (with --hosts: in all, split over the hosts)' },
   'connections-per-worker': { value: 0, help: 'instead of --connections: this many per worker (the same load per worker at every count; not with --hosts)' },
@@ -58,21 +59,24 @@ export interface ScalingPoint {
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const servers: Roombook[] = []; // stopped at the end, and on SIGINT/SIGTERM
+const counts = workerCounts(options['max-workers']);
 let walNote = ''; // how the shared database's WAL was prepared (the first roombook did it)
 
 /**
  * One roombook per worker count, all running at once on one database (the first one's embedded
- * PostgreSQL, or the DATABASE_URL one), so that runs can be interleaved: round after round, every
- * worker count in turn, and drift on a shared machine hits them all alike. An idle roombook only
- * wakes for its listener's ping every few seconds.
+ * PostgreSQL, sized for all of them, or the DATABASE_URL one), so that runs can be interleaved:
+ * round after round, every worker count in turn, and drift on a shared machine hits them all
+ * alike. An idle roombook only wakes for its listener's ping every few seconds.
  */
 async function startAll(database: BenchDatabase): Promise<{ postmaster: number; pgSettings: Record<string, string> }> {
   const seedCounts = { rooms: options.rooms, users: options.users };
+  const maxConnections = String(sharedMaxConnections(sum(counts)));
   let shared: BenchDatabase | undefined;
   let postmaster = 0;
-  for (let workers = 1; workers <= options['max-workers']; workers++) {
+  for (const workers of counts) {
     progress(`starting roombook with WORKERS=${workers} ...`);
-    const roombook = await startRoombook(repoRoot, shared ?? database, seedCounts, { WORKERS: String(workers) });
+    const roombook = await startRoombook(repoRoot, shared ?? database, seedCounts,
+      { WORKERS: String(workers), ...(shared ? {} : { EMBEDDED_PG_MAX_CONNECTIONS: maxConnections }) });
     servers.push(roombook);
     if (!shared) {
       shared = sharedDatabase(database.fullUrl(String(roombook.server.ready.database)));
@@ -156,6 +160,7 @@ async function beginRun(autocannonNote: string) {
 
 async function main(): Promise<void> {
   if (options.hosts > 0) return hostsMain();
+  if (!Number.isInteger(options['max-workers']) || options['max-workers'] < 1) throw new Error('--max-workers must be a whole number, at least 1');
   const { tool, started, host, noise, stopAll, openDatabase } = await beginRun('its CPU is the load generator\'s');
   let database: BenchDatabase | undefined;
   const runsByWorkers = new Map<number, ScalingRun[]>();
@@ -198,7 +203,7 @@ async function main(): Promise<void> {
       `${(p.throughputEfficiency * 100).toFixed(0)} %`, `${(p.cpuEfficiency * 100).toFixed(0)} %`]));
   const text = [
     `# roombook scaling, ${started.toISOString()}`, '', `command: \`${command}\` (load: \`${wrk}\`)`, '```', describeMachine(host),
-    `database: ${database!.description}; ${walNote}`, `PostgreSQL settings: ${Object.entries(pgSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`, `roombook settings: ${Object.entries(tuning({ WORKERS: '1..' + options['max-workers'] })).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `database: ${database!.description}; ${walNote}`, `PostgreSQL settings: ${Object.entries(pgSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`, `roombook settings: ${Object.entries(tuning({ WORKERS: counts.join(',') })).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `other processes busy at start: ${noise.map((p) => `${p.comm} (${Math.round(p.cpu * 100)} %)`).join('; ') || 'none'}`, '```', '', table, '',
     `Medians of ${options.runs} runs of ${options.duration} s per worker count (warm-up of ${options.warmup} s discarded). CPU s: CPU seconds used during one run ` +
       `by roombook's primary and workers, by PostgreSQL's processes, by the load generator, and by everything else on the machine ` +
@@ -301,7 +306,8 @@ async function hostsMain(): Promise<void> {
     let postmaster = 0;
     for (let i = 1; i <= hosts; i++) {
       progress(`starting roombook host ${i}/${hosts} with WORKERS=${workersPerHost} ...`);
-      const roombook = await startRoombook(repoRoot, shared ?? database, { rooms: options.rooms, users: options.users }, { WORKERS: String(workersPerHost) });
+      const roombook = await startRoombook(repoRoot, shared ?? database, { rooms: options.rooms, users: options.users },
+        { WORKERS: String(workersPerHost), ...(shared ? {} : { EMBEDDED_PG_MAX_CONNECTIONS: String(sharedMaxConnections(hosts * workersPerHost)) }) });
       servers.push(roombook);
       progress(`        primary pid ${roombook.server.pid}, ${roombook.server.url}`);
       if (!shared) {

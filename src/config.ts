@@ -57,6 +57,8 @@ export const settings = {
     meaning: 'where the embedded PostgreSQL keeps its data (ignored with DATABASE_URL)' },
   embeddedPort: { env: 'EMBEDDED_PG_PORT', fallback: '0', accepts: 'an integer 0-65535', parse: integer(0, 65535),
     meaning: 'port of the embedded PostgreSQL on 127.0.0.1 (0: any free port)' },
+  embeddedMaxConnections: { env: 'EMBEDDED_PG_MAX_CONNECTIONS', fallback: '0', accepts: 'an integer 0-100000', parse: integer(0, 100000),
+    meaning: 'max_connections of the embedded PostgreSQL (0: the workers\' connections + 50, at least 200); more when other roombooks on this machine share it (the benchmarks do)' },
   bookingTimeZone: { env: 'BOOKING_TZ', fallback: 'UTC', accepts: 'an IANA time zone name', parse: timeZone,
     meaning: 'time zone that decides what "today" is; days before today cannot be booked' },
   maxBodyBytes: { env: 'MAX_BODY_BYTES', fallback: '16384', accepts: 'an integer 64-1048576',

@@ -51,7 +51,7 @@ export async function runPrimary(config: Config): Promise<void> {
       const { startEmbeddedPostgres } = require('./db/embedded') as typeof import('./db/embedded');
       embedded = await startEmbeddedPostgres({
         dataDir: config.dataDir, dataDirIsDefault: isDefaultDataDir(), port: config.embeddedPort,
-        maxConnections: embeddedMaxConnections(config),
+        maxConnections: config.embeddedMaxConnections || embeddedMaxConnections(config),
         log: (message, level = 'warn') => log[level](message, { component: 'embedded-postgres' }),
       });
     }

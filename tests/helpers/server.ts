@@ -29,7 +29,7 @@ export function runMain(env: Record<string, string | undefined>, args: string[] 
 }
 
 /** workers: 2 unless given; 'default' leaves WORKERS unset (one per core, or what the database has room for). */
-export async function startServer(options: { databaseUrl?: string; workers?: number | 'default'; env?: Record<string, string> }): Promise<RunningServer> {
+export async function startServer(options: { databaseUrl?: string; workers?: number | 'default'; env?: Record<string, string | undefined> }): Promise<RunningServer> {
   const workers = options.workers === 'default' ? undefined : String(options.workers ?? 2);
   const env: Record<string, string | undefined> = { PORT: '0', WORKERS: workers, ...options.env };
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;

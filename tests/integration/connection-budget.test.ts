@@ -1,5 +1,7 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { serverUrl } from '../helpers/database';
 import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
@@ -10,7 +12,8 @@ import { waitFor, within } from '../helpers/wait';
  * The connection budget (src/db/connection-budget.ts) on a real server: roombook connects as a
  * role of its own whose CONNECTION LIMIT has room for one worker (a worker holds 4 connections
  * with the defaults), and owns its database. A CONNECTION LIMIT binds only non-superusers, which
- * is why the test makes a role rather than lowering the server's max_connections.
+ * is why the test makes a role rather than lowering the server's max_connections. The last test
+ * runs roombook on an embedded PostgreSQL of its own, which roombook sizes.
  */
 const LIMIT = 7; // one worker (4), not two (8)
 const ROLE = `roombook_budget_${crypto.randomBytes(4).toString('hex')}`;
@@ -80,4 +83,31 @@ test('WORKERS left to its default: as many workers as fit; a booking that finds 
 
   await Promise.all(fillers.map((sql) => sql.end()));
   await waitFor('a booking to go through again', async () => (await api.post('/book', booking)).status === 201, 5000, 100);
+});
+
+test('the embedded PostgreSQL gets max_connections for the workers\' connections, or EMBEDDED_PG_MAX_CONNECTIONS', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roombook-budget-'));
+  fs.chmodSync(dataDir, 0o755); // as root, PostgreSQL runs as user postgres, who must traverse it
+  const maxConnectionsWith = async (env: Record<string, string>): Promise<string> => {
+    const embedded = await startServer({ workers: 2, env: { DATABASE_URL: undefined, DATA_DIR: dataDir, ...env } });
+    try {
+      const port = /embedded PostgreSQL ready on 127\.0\.0\.1:(\d+)/.exec(embedded.logs())![1];
+      const password = fs.readFileSync(path.join(dataDir, 'db-password'), 'utf8').trim();
+      const sql = postgres({ host: '127.0.0.1', port: Number(port), user: 'postgres', password, database: 'roombook', max: 1 });
+      try {
+        return (await sql`SHOW max_connections`)[0].max_connections;
+      } finally {
+        await sql.end();
+      }
+    } finally {
+      await embedded.stop();
+    }
+  };
+  try {
+    // 2 workers × (100 + 1 + 1) = 204 connections, + 50.
+    expect(await maxConnectionsWith({ DB_POOL_SIZE: '100' })).toBe('254');
+    expect(await maxConnectionsWith({ EMBEDDED_PG_MAX_CONNECTIONS: '321' })).toBe('321');
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       databaseUrl: '',
       dataDir: path.resolve('.data'),
       embeddedPort: 0,
+      embeddedMaxConnections: 0,
       bookingTimeZone: 'UTC',
       maxBodyBytes: 16384,
       poolSize: 2,
@@ -57,6 +58,7 @@ describe('loadConfig', () => {
   test('the limits of each range are accepted', () => {
     expect(loadConfig({ PORT: '0', WORKERS: '1' })).toMatchObject({ port: 0, workers: 1 });
     expect(loadConfig({ PORT: '65535', WORKERS: '256' })).toMatchObject({ port: 65535, workers: 256 });
+    expect(loadConfig({ EMBEDDED_PG_MAX_CONNECTIONS: '100000' })).toMatchObject({ embeddedMaxConnections: 100000 });
   });
 
   test.each([
@@ -70,6 +72,7 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://root@localhost/rb'],
     ['DATA_DIR', ''],
     ['EMBEDDED_PG_PORT', '70000'],
+    ['EMBEDDED_PG_MAX_CONNECTIONS', '100001'],
     ['BOOKING_TZ', 'Mars/Olympus'],
     ['MAX_BODY_BYTES', '63'],
     ['DB_POOL_SIZE', '0'],
