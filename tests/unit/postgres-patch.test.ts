@@ -3,10 +3,12 @@ import path from 'node:path';
 
 /**
  * postgres.js 3.4.9 leaves its write timer set when a connection closes, and the reconnected
- * connection then never writes; and a write scheduled just before a close runs on a socket that is
- * gone, which kills the process (scripts/patch-postgres.cjs, run by npm at install). This checks
- * the postgres.js that roombook loads: in both teardown paths the timer and the buffered bytes are
- * reset, and nextWrite() checks for the socket, by the patch or by a release that fixed it.
+ * connection then never writes; a write scheduled just before a close runs on a socket that is
+ * gone, which kills the process; and an ended pool's connection still reconnects when its backoff
+ * runs out (scripts/patch-postgres.cjs, run by npm at install). This checks the postgres.js that
+ * roombook loads: in both teardown paths the timer and the buffered bytes are reset, nextWrite()
+ * checks for the socket, and terminate() cancels the reconnect, by the patch or by a release that
+ * fixed it (tests/integration/postgres-client.test.ts shows the last against a real server).
  */
 const connectionJs = fs.readFileSync(path.join(path.dirname(require.resolve('postgres')), 'connection.js'), 'utf8');
 
@@ -28,6 +30,12 @@ test('nextWrite() never writes to a socket that is gone: whatever waited fails a
   expect(guard).toBeGreaterThan(-1);
   expect(guard).toBeLessThan(nextWrite.indexOf('socket.write('));
   expect(nextWrite).toContain("error(Errors.connection('CONNECTION_CLOSED', options))");
+});
+
+test('terminate() cancels a pending reconnect: an ended pool does not connect again when its backoff runs out', () => {
+  expect(body('reconnect')).toMatch(/(\w+) = setTimeout\(connect,/);
+  const timer = /(\w+) = setTimeout\(connect,/.exec(body('reconnect'))![1];
+  expect(body('terminate')).toContain(`clearTimeout(${timer})`);
 });
 
 test('the patch is applied once, however often npm runs it', () => {
