@@ -161,6 +161,8 @@ function spawnPostmaster(binDir: string, user: PostgresUser | undefined, cluster
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     for (const line of chunk.split('\n').filter(Boolean)) {
       server.stderrTail = [...server.stderrTail.slice(-19), line];
+      // Our own readiness probes meet "starting up" (57P03) and try again: not worth a FATAL in the log.
+      if (!server.ready && /FATAL: +the database system is starting up/.test(line)) continue;
       if (/\b(WARNING|ERROR|FATAL|PANIC):/.test(line)) log(`embedded PostgreSQL: ${line}`);
     }
   });
