@@ -8,7 +8,7 @@ import { batchFigures, readBatchCounters } from './lib/metrics';
 import { measure, summarise, type RunRecord } from './lib/measure';
 import { allStats, busyProcesses, peakRssMb, treeCpuSeconds } from './lib/proc';
 import { commandLine, report, type ScenarioResult } from './lib/report';
-import { postmasterPid, startRoombook, stopRoombook, tuning, type Roombook } from './lib/roombook';
+import { postmasterPid, startRoombook, stopRoombook, tuning, workersAsRun, type Roombook } from './lib/roombook';
 import { startServer, type RunningServer } from './lib/servers';
 import { median } from './lib/stats';
 
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
       options: { ...options }, tool, machine: host, machineText: describeMachine(host),
       database: roombook ? `${database.description}; ${roombook.wal}` : database.description,
       postgresTree: database.kind === 'server' ? 'the whole server (other databases\' work included)' : 'the embedded server',
-      postgresSettings: pgSettings, roombookSettings: tuning(), noise, results, records,
+      postgresSettings: pgSettings, roombookSettings: tuning(roombook ? workersAsRun(roombook.workers) : {}), noise, results, records,
     });
   } finally {
     progress('stopping servers ...');

@@ -29,6 +29,16 @@ export function tuning(overrides: Record<string, string> = {}): Record<string, s
   return chosen;
 }
 
+/**
+ * WORKERS as a roombook ran, for the report: left to its default, it may have been lowered to the
+ * database's connections (src/db/connection-budget.ts); one that was set ran as set.
+ */
+export function workersAsRun(actual: number): Record<string, string> {
+  if (process.env.WORKERS !== undefined && process.env.WORKERS !== '') return {};
+  const fallback = Number(settings.workers.fallback);
+  return { WORKERS: actual === fallback ? `${actual} (default)` : `${actual} (default ${fallback}, lowered to the database's connections)` };
+}
+
 /** Databases whose WAL was prepared already (several roombooks may share one). */
 const walPrepared = new Map<string, string>();
 
