@@ -215,7 +215,7 @@ async function main(): Promise<void> {
   const stamp = started.toISOString().replace(/[:]/g, '').replace(/\..*/, '');
   const file = path.join(dir, `scaling-${stamp}.json`);
   fs.writeFileSync(file, `${JSON.stringify({ started, command, load: wrk, tool, options, machine: host, postgresSettings: pgSettings,
-    roombookSettings: tuning(), noise, points }, null, 2)}\n`);
+    roombookSettings: tuning({ WORKERS: counts.join(',') }), noise, points }, null, 2)}\n`);
   // The same load per worker is a study of its own: it must not overwrite the fixed-load figures.
   const name = options['connections-per-worker'] > 0 ? 'scaling-per-worker' : 'scaling';
   fs.writeFileSync(path.join(dir, `${name}.svg`), scalingSvg(points, `${host.cpuModel}, ${host.cores} cores; ${options.duration} s runs, median of ${options.runs}`));
