@@ -195,6 +195,7 @@ async function main(): Promise<void> {
 
   const command = commandLine('bench:scaling', process.argv.slice(2));
   const wrk = wrkCommand(spec('http://127.0.0.1:PORT', options.duration, connectionsFor(1)), repoRoot);
+  const roombookSettings = tuning({ WORKERS: counts.join(',') });
   const table = markdownTable(
     ['Workers', 'Conns', 'Req/s', 'Bookings/s', 'p99', 'CPU s roombook', 'CPU s postgres', 'CPU s load gen', 'CPU s others', 'Req per worker-CPU-s', 'Throughput eff.', 'CPU eff.'],
     points.map((p) => [String(p.workers), String(connectionsFor(p.workers)), formatCount(p.requestsPerSecond), formatCount(p.bookingsPerSecond), `${p.p99Ms.toFixed(2)} ms`,
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
       `${(p.throughputEfficiency * 100).toFixed(0)} %`, `${(p.cpuEfficiency * 100).toFixed(0)} %`]));
   const text = [
     `# roombook scaling, ${started.toISOString()}`, '', `command: \`${command}\` (load: \`${wrk}\`)`, '```', describeMachine(host),
-    `database: ${database!.description}; ${walNote}`, `PostgreSQL settings: ${Object.entries(pgSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`, `roombook settings: ${Object.entries(tuning({ WORKERS: counts.join(',') })).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `database: ${database!.description}; ${walNote}`, `PostgreSQL settings: ${Object.entries(pgSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`, `roombook settings: ${Object.entries(roombookSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `other processes busy at start: ${noise.map((p) => `${p.comm} (${Math.round(p.cpu * 100)} %)`).join('; ') || 'none'}`, '```', '', table, '',
     `Medians of ${options.runs} runs of ${options.duration} s per worker count (warm-up of ${options.warmup} s discarded). CPU s: CPU seconds used during one run ` +
       `by roombook's primary and workers, by PostgreSQL's processes, by the load generator, and by everything else on the machine ` +
@@ -215,7 +216,7 @@ async function main(): Promise<void> {
   const stamp = started.toISOString().replace(/[:]/g, '').replace(/\..*/, '');
   const file = path.join(dir, `scaling-${stamp}.json`);
   fs.writeFileSync(file, `${JSON.stringify({ started, command, load: wrk, tool, options, machine: host, postgresSettings: pgSettings,
-    roombookSettings: tuning({ WORKERS: counts.join(',') }), noise, points }, null, 2)}\n`);
+    roombookSettings, noise, points }, null, 2)}\n`);
   // The same load per worker is a study of its own: it must not overwrite the fixed-load figures.
   const name = options['connections-per-worker'] > 0 ? 'scaling-per-worker' : 'scaling';
   fs.writeFileSync(path.join(dir, `${name}.svg`), scalingSvg(points, `${host.cpuModel}, ${host.cores} cores; ${options.duration} s runs, median of ${options.runs}`));
