@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { settings } from '../../src/config';
+import { isDefaultWorkers, settings } from '../../src/config';
 import { type BenchDatabase, type Sql, recycleWal, seed } from './database';
 import { allStats, readStat } from './proc';
 import { getJson, startServer, type RunningServer } from './servers';
@@ -34,7 +34,7 @@ export function tuning(overrides: Record<string, string> = {}): Record<string, s
  * database's connections (src/db/connection-budget.ts); one that was set ran as set.
  */
 export function workersAsRun(actual: number): Record<string, string> {
-  if (process.env.WORKERS !== undefined && process.env.WORKERS !== '') return {};
+  if (!isDefaultWorkers()) return {};
   const fallback = Number(settings.workers.fallback);
   return { WORKERS: actual === fallback ? `${actual} (default)` : `${actual} (default ${fallback}, lowered to the database's connections)` };
 }
