@@ -30,6 +30,8 @@ export const catalogue = {
   not_ready: [503, 'This worker is not ready yet.'],
   shutting_down: [503, 'The server is shutting down.'],
   internal: [500, 'An unexpected error happened; it has been logged.'],
+  // never sent: the client closed its connection first (metered as nginx's 499)
+  client_gone: [499, 'The client closed the connection before its booking was sent to the database; it was not made.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof catalogue;

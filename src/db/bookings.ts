@@ -1,5 +1,5 @@
 import { closePool, type Sql } from './sql';
-import { isDatabaseUnavailable } from '../errors';
+import { AppError, isDatabaseUnavailable } from '../errors';
 import { log } from '../log';
 import { decideBatch, findCommitted, type BookingRequest, type Decision } from './booking-statement';
 import { Gathering } from './gathering';
@@ -23,8 +23,21 @@ import { Gathering } from './gathering';
  */
 const STUCK_MARGIN_MS = 2000;
 
+/**
+ * The client a booking is decided for. One that has gone (closed its connection) before the
+ * booking's statement starts is not waited for: its booking is dropped, answered client_gone
+ * (never sent), so that nothing is booked that nobody hears of. This is what happens to a booking
+ * pipelined ahead of another request on one connection: uWebSockets.js closes the connection when
+ * the second request arrives before the first is answered, in the same turn of the event loop.
+ * A statement already sent is decided; its answer is lost with the connection.
+ */
+export interface Requester {
+  readonly aborted: boolean;
+}
+
 interface Pending {
   request: BookingRequest;
+  client: Requester | undefined;
   resolve: (decision: Decision) => void;
   reject: (error: unknown) => void;
   followers?: Pending[]; // later requests for the same (room, day) in the same batch
@@ -97,9 +110,9 @@ export class BookingBatcher {
     return this.gathering.waits;
   }
 
-  decide(request: BookingRequest): Promise<Decision> {
+  decide(request: BookingRequest, client?: Requester): Promise<Decision> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ request, resolve, reject, queuedAt: performance.now() });
+      this.pending.push({ request, client, resolve, reject, queuedAt: performance.now() });
       this.schedule();
     });
   }
@@ -136,8 +149,9 @@ export class BookingBatcher {
     this.gatherTimer = undefined;
     if (this.pending.length === 0) return this.notifyIfIdle();
     const queuedBefore = this.pending.length;
-    const batch = this.takeBatch();
-    const answered = queuedBefore - this.pending.length; // leaders and followers: the clients this statement answers
+    const { batch, gone } = this.takeBatch();
+    if (batch.length === 0) return this.notifyIfIdle(); // every client had gone: nothing taken is left to decide
+    const answered = queuedBefore - this.pending.length - gone; // leaders and followers: the clients this statement answers
     this.inFlight++;
     this.stats.batches++;
     this.stats.bookings += batch.length;
@@ -156,19 +170,28 @@ export class BookingBatcher {
     });
   }
 
-  /** Up to maxSize leaders; a request for a (room, day) already in the batch follows its leader. */
-  private takeBatch(): Pending[] {
+  /**
+   * Up to maxSize leaders; a request for a (room, day) already in the batch follows its leader.
+   * Requests whose client has gone are dropped here (`gone`), so none of them leads.
+   */
+  private takeBatch(): { batch: Pending[]; gone: number } {
     const leaders = new Map<string, Pending>();
     let taken = 0;
+    let gone = 0;
     for (; taken < this.pending.length && leaders.size < this.maxSize; taken++) {
       const entry = this.pending[taken];
+      if (entry.client?.aborted) {
+        gone++;
+        entry.reject(new AppError('client_gone'));
+        continue;
+      }
       const key = `${entry.request.roomId}:${entry.request.day}`;
       const leader = leaders.get(key);
       if (leader) (leader.followers ??= []).push(entry);
       else leaders.set(key, entry);
     }
     this.pending = this.pending.slice(taken);
-    return [...leaders.values()];
+    return { batch: [...leaders.values()], gone };
   }
 
   private async run(batch: Pending[]): Promise<void> {

@@ -2,7 +2,7 @@ import { AppError } from '../errors';
 import type { ExistenceCache, Kind } from './existence';
 import { parseDay } from './dates';
 import { normaliseRoomName, normaliseUserName } from './names';
-import type { BookingBatcher } from '../db/bookings';
+import type { BookingBatcher, Requester } from '../db/bookings';
 import type { Booking, BookingRequest } from '../db/booking-statement';
 
 /** Where a room or user comes from in a booking request: a name, or an id. */
@@ -12,6 +12,8 @@ export interface BookingInput {
   room: Reference;
   user: Reference;
   date: string;
+  /** Who waits for the answer: a booking is not sent to the database once they have gone. */
+  client?: Requester;
 }
 
 /**
@@ -56,7 +58,7 @@ export class BookingService {
     // A cached id that the database rejects is stale (renamed, deleted, re-created): ask once more.
     for (let attempt = 1; ; attempt++) {
       const request: BookingRequest = { roomId, roomName, userId, userName, day };
-      const decision = await this.batcher.decide(request);
+      const decision = await this.batcher.decide(request, input.client);
       if (decision.outcome === 'booked') return { booked: decision.booking };
       if (decision.outcome === 'already_booked') return { alreadyBookedOn: day };
       const kind: Kind = decision.outcome === 'room_invalid' ? 'room' : 'user';

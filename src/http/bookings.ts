@@ -40,7 +40,7 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
     /** The Rust original's call: POST /book {"room_name","user_name","date"}. */
     book: (request: Request) => {
       const body = checked(checkBookBody, request.json);
-      return created({ room: { name: body.room_name }, user: { name: body.user_name }, date: body.date });
+      return created({ room: { name: body.room_name }, user: { name: body.user_name }, date: body.date, client: request.client });
     },
 
     create: (request: Request) => {
@@ -49,6 +49,7 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
         room: reference('room', body.room_name, body.room_id),
         user: reference('user', body.user_name, body.user_id),
         date: body.date,
+        client: request.client,
       });
     },
 

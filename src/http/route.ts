@@ -3,6 +3,7 @@ import { AppError, toAppError } from '../errors';
 import { isDebugLogged, log } from '../log';
 import type { RouteMeter } from '../metrics/meters';
 import { readBody, parseJson } from './body';
+import type { Requester } from '../db/bookings';
 import { errorReply, send, type Reply } from './reply';
 
 /** What a handler may know of a request: copied out of uWS before the first await. */
@@ -13,6 +14,7 @@ export interface Request {
   params: string[];
   headers: { authorization: string; cancelToken: string };
   json: unknown; // the parsed body, for routes that take one
+  client: Requester; // aborted once the client has closed the connection
 }
 
 export type Handler = (request: Request) => Reply | Promise<Reply>;
@@ -52,6 +54,7 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
       params,
       headers: { authorization: req.getHeader('authorization'), cancelToken: req.getHeader('x-cancel-token') },
       json: undefined,
+      client: state,
     };
     inFlight.count++;
     let answer: Promise<Reply>;

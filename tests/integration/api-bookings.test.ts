@@ -913,6 +913,32 @@ describe('the HTTP contract shared by every route', () => {
   });
 });
 
+describe('HTTP pipelining (requests sent before the answers to those ahead of them)', () => {
+  const bookRequest = (roomName: string, userName: string, day: string): string => {
+    const body = JSON.stringify({ room_name: roomName, user_name: userName, date: shortForm(day) });
+    return `POST /book HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  };
+
+  test('calls answered at once are answered in order', async () => {
+    const health = 'GET /health HTTP/1.1\r\nHost: test\r\n';
+    const answer = await rawRequest(server.port, `${health}\r\n${health}\r\n${health}Connection: close\r\n\r\n`);
+    expect(answer.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(3);
+  });
+
+  // uWebSockets.js closes a connection whose next request arrives while an answer is still awaited
+  // (upstream: will not fix). The booking ahead was already received; it must not be made unseen.
+  test('bookings pipelined on one connection: it is closed unanswered, none of them is made, and they can be sent again', async () => {
+    const { room, user } = await newPair('pipe');
+    const days = [dayFromToday(3), dayFromToday(4), dayFromToday(5)];
+    const answer = await rawRequest(server.port, days.map((day) => bookRequest(room.name, user.name, day)).join(''));
+    expect(answer).toBe('');
+    const behind = await rawRequest(server.port, bookRequest(room.name, user.name, days[0]) + 'GET /health HTTP/1.1\r\nHost: test\r\n\r\n');
+    expect(behind).toBe('');
+    expect(await bookingRows({ roomId: room.id })).toEqual([]);
+    for (const day of days) expect((await api.post('/book', { room_name: room.name, user_name: user.name, date: day })).status).toBe(201);
+  });
+});
+
 describe('a smaller MAX_BODY_BYTES', () => {
   let small: RunningServer;
   beforeAll(async () => {

@@ -1,0 +1,82 @@
+import { createDatabase } from '../helpers/database';
+import { createSql, type Sql } from '../../src/db/sql';
+import { migrate } from '../../src/db/migrate';
+import { BookingBatcher, type Requester } from '../../src/db/bookings';
+import type { BookingRequest } from '../../src/db/booking-statement';
+import { dayFromToday } from '../helpers/http';
+
+/**
+ * The booking batcher (src/db/bookings.ts) on a real database, for what the HTTP tests cannot
+ * time: a client that has gone before its booking's statement starts is dropped (client_gone),
+ * and a dropped booking never leads the requests for the same slot in its batch.
+ */
+let database: Awaited<ReturnType<typeof createDatabase>>;
+let sql: Sql;
+let batcher: BookingBatcher;
+let roomId: number;
+const userIds: number[] = [];
+
+beforeAll(async () => {
+  database = await createDatabase();
+  sql = createSql(database.url, { max: 2, applicationName: 'roombook-batcher-test' });
+  await migrate(sql);
+  [{ id: roomId }] = await sql`INSERT INTO rooms (name) VALUES ('BATCHED') RETURNING id`;
+  for (const name of ['first', 'second']) userIds.push((await sql`INSERT INTO users (name) VALUES (${name}) RETURNING id`)[0].id);
+  batcher = new BookingBatcher(() => createSql(database.url, { max: 1, applicationName: 'roombook-batcher-test', genericPlans: true }),
+    { maxSize: 100, maxInFlight: 1, statementTimeoutMs: 5000, gatherMs: 0 });
+});
+afterAll(async () => {
+  await batcher?.close();
+  await sql?.end();
+  await database?.drop();
+});
+
+let nextDay = 1;
+const slot = (userId: number, day = dayFromToday(nextDay++)): BookingRequest => ({ roomId, roomName: null, userId, userName: null, day });
+const present = (): { aborted: boolean } => ({ aborted: false });
+const bookedBy = async (day: string) =>
+  (await sql`SELECT user_id FROM bookings WHERE room_id = ${roomId} AND day = ${day}`).map((row) => row.user_id as number);
+
+test('a client gone before the statement starts is not booked; the next request for its slot is', async () => {
+  const gone = present();
+  const request = slot(userIds[0]);
+  const dropped = batcher.decide(request, gone);
+  const follower = batcher.decide({ ...request, userId: userIds[1] }, present()); // same room and day
+  gone.aborted = true; // the statement starts in the next turn of the event loop
+  await expect(dropped).rejects.toMatchObject({ code: 'client_gone' });
+  expect(await follower).toMatchObject({ outcome: 'booked', booking: { user_id: userIds[1], date: request.day } });
+  expect(await bookedBy(request.day)).toEqual([userIds[1]]);
+});
+
+test('a batch whose clients have all gone sends no statement', async () => {
+  const before = batcher.stats.batches;
+  const clients: Requester[] = [];
+  const requests = [slot(userIds[0]), slot(userIds[1])];
+  const decisions = requests.map((request) => {
+    const client = present();
+    clients.push(client);
+    return batcher.decide(request, client);
+  });
+  for (const client of clients) (client as { aborted: boolean }).aborted = true;
+  for (const decision of decisions) await expect(decision).rejects.toMatchObject({ code: 'client_gone' });
+  await batcher.drained();
+  expect(batcher.stats.batches).toBe(before);
+  for (const request of requests) expect(await bookedBy(request.day)).toEqual([]);
+});
+
+test('a client gone after its statement was sent still has its booking decided', async () => {
+  const client = present();
+  const request = slot(userIds[0]);
+  const decision = batcher.decide(request, client);
+  await new Promise((resolve) => setImmediate(resolve)); // the batcher's own turn ran first: the statement is sent
+  expect(batcher.statementsInFlight).toBe(1);
+  client.aborted = true;
+  expect(await decision).toMatchObject({ outcome: 'booked' });
+  expect(await bookedBy(request.day)).toEqual([userIds[0]]);
+});
+
+test('requests without a client to watch are decided as before', async () => {
+  const request = slot(userIds[1]);
+  expect(await batcher.decide(request)).toMatchObject({ outcome: 'booked' });
+  expect(await batcher.decide({ ...request, userId: userIds[0] })).toEqual({ outcome: 'already_booked' });
+});
