@@ -913,7 +913,7 @@ describe('the HTTP contract shared by every route', () => {
   });
 });
 
-describe('HTTP pipelining (requests sent before the answers to those ahead of them)', () => {
+describe('what uWebSockets.js serves: HTTP/1.1, pipelined only behind answers given at once', () => {
   const bookRequest = (roomName: string, userName: string, day: string): string => {
     const body = JSON.stringify({ room_name: roomName, user_name: userName, date: shortForm(day) });
     return `POST /book HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
@@ -923,6 +923,11 @@ describe('HTTP pipelining (requests sent before the answers to those ahead of th
     const health = 'GET /health HTTP/1.1\r\nHost: test\r\n';
     const answer = await rawRequest(server.port, `${health}\r\n${health}\r\n${health}Connection: close\r\n\r\n`);
     expect(answer.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(3);
+  });
+
+  // The README says so (Operating roombook): behind nginx, proxy_http_version 1.1.
+  test('an HTTP/1.0 request gets no answer', async () => {
+    expect(await rawRequest(server.port, 'GET /health HTTP/1.0\r\nHost: test\r\n\r\n')).toBe('');
   });
 
   // uWebSockets.js closes a connection whose next request arrives while an answer is still awaited
