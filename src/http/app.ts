@@ -12,15 +12,22 @@ export const methodNames: Record<Method, string> = { get: 'GET', post: 'POST', p
 const NOT_FOUND = errorOf('not_found');
 
 /**
- * Builds the uWS app from the route table (src/worker.ts holds it, on one screen). A known path
- * with another method is a 405 naming the allowed ones; anything else is a 404.
+ * Builds the uWS app from the route table (src/worker.ts holds it, on one screen). Every GET route
+ * also answers HEAD (RFC 9110 requires it of a general-purpose server, and monitors and load
+ * balancers use it). A known path with another method is a 405 naming the allowed ones; anything
+ * else is a 404.
  */
 export function createApp(table: RouteTable, maxBodyBytes: number, meters?: HttpMeters): uWS.TemplatedApp {
   const app = uWS.App();
   const allowed = new Map<string, string[]>();
   for (const [method, path, handler, options] of table) {
     app[method](path, route(handler, options ?? {}, maxBodyBytes, meters?.forRoute(methodNames[method], path)));
-    allowed.set(path, [...(allowed.get(path) ?? []), methodNames[method]]);
+    const methods = [...(allowed.get(path) ?? []), methodNames[method]];
+    if (method === 'get') {
+      app.head(path, route(handler, { ...options, head: true }, maxBodyBytes, meters?.forRoute('HEAD', path)));
+      methods.push('HEAD');
+    }
+    allowed.set(path, methods);
   }
   for (const [path, methods] of allowed) {
     const reply: Reply = { ...errorOf('method_not_allowed', `Use ${methods.join(' or ')} on this path.`) };
@@ -33,11 +40,9 @@ export function createApp(table: RouteTable, maxBodyBytes: number, meters?: Http
 
 /** A fixed answer (404, 405), counted like every other; nothing is awaited, so no abort handler. */
 function answerWith(reply: Reply, meter: RouteMeter | undefined) {
-  // HEAD ends up here (no route takes it): a body would be read by the client as its next response.
-  const headReply: Reply = { ...reply, body: undefined };
   return (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
     const started = performance.now();
-    send(res, req.getMethod() === 'head' ? headReply : reply);
+    send(res, reply, req.getMethod() === 'head'); // a body after HEAD would be read as the next response
     meter?.record(reply.status, (performance.now() - started) / 1000);
   };
 }

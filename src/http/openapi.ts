@@ -103,6 +103,7 @@ export function openApiDocument(table: RouteTable, options: DocumentOptions): Re
       title: 'roombook',
       version: options.version,
       description: 'Room reservations. Every rejection is {"error": code, "message": text}; codes are listed per answer. '
+        + 'Every GET also answers HEAD (the same headers, no body). '
         + `Any other path answers 404 \`not_found\`; another method on a known path, 405 \`method_not_allowed\` with Allow. `
         + 'Dates are accepted as DD.MM.YY, DD/MM/YY (20YY) or YYYY-MM-DD and answered as YYYY-MM-DD.',
     },

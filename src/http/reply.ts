@@ -45,17 +45,31 @@ export class PreSerialised {
   constructor(readonly text: string) {}
 }
 
-/** Writes the reply; the caller has checked that the request was not aborted. */
-export function send(res: HttpResponse, reply: Reply): void {
+/**
+ * Writes the reply; the caller has checked that the request was not aborted. `head`: the answer to
+ * a HEAD, which has the headers GET would send, Content-Length included, and no body (RFC 9110, 9.3.2).
+ */
+export function send(res: HttpResponse, reply: Reply, head = false): void {
   res.cork(() => {
     res.writeStatus(statusLines[reply.status] ?? String(reply.status));
     if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]);
     if (reply.body === undefined) {
-      res.endWithoutBody(0, reply.closeConnection);
+      // uWS writes no Content-Length only when given no length (a 204 must carry none, RFC 9110,
+      // 8.6), and then cannot close the connection: an answer that closes it says 0.
+      if (reply.closeConnection) res.endWithoutBody(0, true);
+      else res.endWithoutBody();
       return;
     }
     res.writeHeader('Content-Type', reply.contentType ?? JSON_TYPE);
     const text = reply.body instanceof PreSerialised ? reply.body.text : JSON.stringify(reply.body);
-    res.end(text, reply.closeConnection);
+    if (!head) {
+      res.end(text, reply.closeConnection);
+      return;
+    }
+    // uWS 20.30's endWithoutBody(length) waits for the body it announced, so the length goes in as a
+    // header, and the connection stays open even where GET's answer closes it (only while a worker
+    // stops): uWS cannot close without writing a length of its own.
+    res.writeHeader('Content-Length', String(Buffer.byteLength(text)));
+    res.endWithoutBody();
   });
 }

@@ -22,6 +22,7 @@ export type Handler = (request: Request) => Reply | Promise<Reply>;
 export interface RouteOptions {
   params?: number; // how many path parameters to copy
   body?: boolean; // read and parse a JSON body
+  head?: boolean; // answer a HEAD: GET's answer without its body
 }
 
 /** Requests being answered by this worker: graceful shutdown waits for it to reach zero. */
@@ -72,9 +73,10 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
     } else {
       answer = Promise.resolve().then(() => handler(request));
     }
+    const head = options.head === true;
     answer.then(
-      (reply) => finish(res, state, reply, request),
-      (error) => finish(res, state, failureReply(error, request, options.body === true), request),
+      (reply) => finish(res, state, reply, request, head),
+      (error) => finish(res, state, failureReply(error, request, options.body === true), request, head),
     );
   };
 }
@@ -93,9 +95,9 @@ function release(state: RequestState): void {
   inFlight.count--;
 }
 
-function finish(res: HttpResponse, state: RequestState, reply: Reply, request: Request): void {
+function finish(res: HttpResponse, state: RequestState, reply: Reply, request: Request, head: boolean): void {
   release(state);
-  if (!state.aborted) send(res, reply);
+  if (!state.aborted) send(res, reply, head);
   // 499 (nginx's "client closed request"): no answer went out. Metering costs an array index.
   const status = state.aborted ? 499 : reply.status;
   const seconds = (performance.now() - state.started) / 1000;

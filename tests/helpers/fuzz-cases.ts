@@ -122,8 +122,11 @@ export const ROUTES = [
 
 const PATHS = ['/book', '/bookings', '/bookings/:id', '/rooms/:id/availability', '/rooms', '/rooms/:id', '/users',
   '/users/:id', '/health', '/ready', '/openapi.json', '/docs'];
-const allowedMethods = (template: string): string[] =>
-  ROUTES.filter((route) => route.split(' ')[1] === template).map((route) => route.split(' ')[0]);
+/** The methods a path answers: those of its routes, and HEAD wherever GET is (src/http/app.ts). */
+const allowedMethods = (template: string): string[] => {
+  const methods = ROUTES.filter((route) => route.split(' ')[1] === template).map((route) => route.split(' ')[0]);
+  return methods.includes('GET') ? [...methods, 'HEAD'] : methods;
+};
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'HEAD'];
 
 /** No row has these ids (the fuzz creates a few hundred rows at most). */

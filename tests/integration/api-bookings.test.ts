@@ -445,6 +445,7 @@ describe('DELETE /bookings/:id (cancellation)', () => {
     const cancelled = await cancel(first);
     expect(cancelled.status).toBe(204);
     expect(cancelled.body).toBeUndefined();
+    expect(cancelled.headers.get('content-length')).toBeNull(); // a 204 carries none (RFC 9110, 8.6)
     expect(await bookingRows({ roomId: room.id })).toEqual([]);
     expectError(await api.get(`/bookings/${first.id}`), 404, 'not_found');
     const availability = await api.get(`/rooms/${room.id}/availability?from=${day}&to=${day}`);
@@ -797,19 +798,31 @@ describe('the HTTP contract shared by every route', () => {
   test.each([
     ['GET', '/book', 'POST'],
     ['PUT', '/book', 'POST'],
-    ['PUT', '/bookings', 'POST, GET'],
-    ['DELETE', '/bookings', 'POST, GET'],
-    ['PATCH', '/bookings/1', 'GET, DELETE'],
-    ['POST', '/bookings/1', 'GET, DELETE'],
-    ['POST', '/rooms/1/availability', 'GET'],
-    ['DELETE', '/rooms/1/availability', 'GET'],
-    ['POST', '/health', 'GET'],
-    ['PUT', '/ready', 'GET'],
+    ['PUT', '/bookings', 'POST, GET, HEAD'],
+    ['DELETE', '/bookings', 'POST, GET, HEAD'],
+    ['PATCH', '/bookings/1', 'GET, HEAD, DELETE'],
+    ['POST', '/bookings/1', 'GET, HEAD, DELETE'],
+    ['POST', '/rooms/1/availability', 'GET, HEAD'],
+    ['DELETE', '/rooms/1/availability', 'GET, HEAD'],
+    ['POST', '/health', 'GET, HEAD'],
+    ['PUT', '/ready', 'GET, HEAD'],
   ])('%s %s is method_not_allowed (405) with Allow: %s', async (method, path, allow) => {
     const answer = await call(server.url, method, path, method === 'GET' || method === 'DELETE' ? undefined : {});
     expectError(answer, 405, 'method_not_allowed');
     expect(answer.headers.get('allow')).toBe(allow);
   });
+
+  test.each(['/health', '/ready', '/bookings?limit=2', '/bookings/987654321', '/rooms/987654321/availability', '/openapi.json', '/docs', '/nope'])(
+    'HEAD %s answers what GET does, headers and Content-Length included, without the body', async (path) => {
+      const get = await fetch(server.url + path);
+      const content = Buffer.from(await get.arrayBuffer());
+      const head = await fetch(server.url + path, { method: 'HEAD' });
+      expect({ status: head.status, type: head.headers.get('content-type'), length: head.headers.get('content-length') })
+        .toEqual({ status: get.status, type: get.headers.get('content-type'), length: String(content.length) });
+      expect((await head.arrayBuffer()).byteLength).toBe(0);
+      // The same keep-alive connection reads the next answer whole: no body followed the HEAD's.
+      expect(Buffer.from(await (await fetch(server.url + path)).arrayBuffer()).length).toBe(content.length);
+    });
 
   test.each(['{', '{"room_name": "X",}', "{'room_name':'x'}", 'nul', 'undefined', '{"a":1}{"b":2}', '\u0000'])(
     'the body %j is invalid_json (400)', async (text) => {

@@ -507,11 +507,11 @@ describe.each(kinds)('$path', (k) => {
   });
 
   test.each([
-    ['PUT', '', 'POST, GET'],
-    ['DELETE', '', 'POST, GET'],
-    ['PATCH', '', 'POST, GET'],
-    ['POST', '/1', 'GET, PATCH, DELETE'],
-    ['PUT', '/1', 'GET, PATCH, DELETE'],
+    ['PUT', '', 'POST, GET, HEAD'],
+    ['DELETE', '', 'POST, GET, HEAD'],
+    ['PATCH', '', 'POST, GET, HEAD'],
+    ['POST', '/1', 'GET, HEAD, PATCH, DELETE'],
+    ['PUT', '/1', 'GET, HEAD, PATCH, DELETE'],
   ])(`%s ${k.path}%s is method_not_allowed (405) with Allow: %s`, async (method, suffix, allow) => {
     const answer = await call(server.url, method, `${k.path}${suffix}`, method === 'DELETE' ? undefined : { name: unique('m') }, ADMIN);
     expectError(answer, 405, 'method_not_allowed');
