@@ -2,7 +2,7 @@ import uWS from 'uWebSockets.js';
 import type { Handler, RouteOptions } from './route';
 import type { RouteMeter } from '../metrics/meters';
 import { route } from './route';
-import { errorOf, send, type Reply } from './reply';
+import { closeAsked, errorOf, send, type Reply } from './reply';
 import type { HttpMeters } from '../metrics/http';
 
 export type Method = 'get' | 'post' | 'patch' | 'del';
@@ -42,7 +42,8 @@ export function createApp(table: RouteTable, maxBodyBytes: number, meters?: Http
 function answerWith(reply: Reply, meter: RouteMeter | undefined) {
   return (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
     const started = performance.now();
-    send(res, reply, req.getMethod() === 'head'); // a body after HEAD would be read as the next response
+    // A body after HEAD would be read as the next response.
+    send(res, reply, req.getMethod() === 'head', closeAsked(req.getHeader('connection')));
     meter?.record(reply.status, (performance.now() - started) / 1000);
   };
 }

@@ -45,30 +45,49 @@ export class PreSerialised {
   constructor(readonly text: string) {}
 }
 
+const CLOSE_OPTION = /(?:^|,)\s*close\s*(?:,|$)/i;
+
+/**
+ * What a request's Connection header asks of the connection: to close it, with "close" as the whole
+ * value (which uWS recognises, case aside) or among other options (which uWS does not see).
+ */
+export type CloseAsked = 'no' | 'whole' | 'listed';
+
+export function closeAsked(connection: string): CloseAsked {
+  if (connection === '' || !CLOSE_OPTION.test(connection)) return 'no';
+  return connection.trim().toLowerCase() === 'close' ? 'whole' : 'listed';
+}
+
 /**
  * Writes the reply; the caller has checked that the request was not aborted. `head`: the answer to
  * a HEAD, which has the headers GET would send, Content-Length included, and no body (RFC 9110, 9.3.2).
+ * `close`: what the request asked (closeAsked). uWS closes the connection after answering a request
+ * whose whole Connection value is "close", but does not say so, and clients such as wrk then count
+ * the close as an error: the answer says it (RFC 9112, 9.6). "close" among other options, uWS does
+ * not see: such an answer closes the connection as one that closes by itself (uWS says so then).
  */
-export function send(res: HttpResponse, reply: Reply, head = false): void {
+export function send(res: HttpResponse, reply: Reply, head = false, close: CloseAsked = 'no'): void {
   res.cork(() => {
     res.writeStatus(statusLines[reply.status] ?? String(reply.status));
     if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]);
+    if (close === 'whole') res.writeHeader('Connection', 'close');
+    const closing = reply.closeConnection === true || close === 'listed';
     if (reply.body === undefined) {
       // uWS writes no Content-Length only when given no length (a 204 must carry none, RFC 9110,
       // 8.6), and then cannot close the connection: an answer that closes it says 0.
-      if (reply.closeConnection) res.endWithoutBody(0, true);
+      if (closing) res.endWithoutBody(0, true);
       else res.endWithoutBody();
       return;
     }
     res.writeHeader('Content-Type', reply.contentType ?? JSON_TYPE);
     const text = reply.body instanceof PreSerialised ? reply.body.text : JSON.stringify(reply.body);
     if (!head) {
-      res.end(text, reply.closeConnection);
+      res.end(text, closing);
       return;
     }
     // uWS 20.30's endWithoutBody(length) waits for the body it announced, so the length goes in as a
-    // header, and the connection stays open even where GET's answer closes it (only while a worker
-    // stops): uWS cannot close without writing a length of its own.
+    // header; uWS cannot then close the connection itself, so a HEAD answer that should close it (a
+    // stopping worker's, or "close" among other options) leaves it open.
     res.writeHeader('Content-Length', String(Buffer.byteLength(text)));
     res.endWithoutBody();
   });

@@ -4,7 +4,7 @@ import { isDebugLogged, log } from '../log';
 import type { RouteMeter } from '../metrics/meters';
 import { readBody, parseJson } from './body';
 import type { Requester } from '../db/bookings';
-import { errorReply, send, type Reply } from './reply';
+import { closeAsked, errorReply, send, type CloseAsked, type Reply } from './reply';
 
 /** What a handler may know of a request: copied out of uWS before the first await. */
 export interface Request {
@@ -40,7 +40,8 @@ const jsonContentType = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 export function route(handler: Handler, options: RouteOptions, maxBodyBytes: number, meter?: RouteMeter) {
   const paramCount = options.params ?? 0;
   return (res: HttpResponse, req: HttpRequest): void => {
-    const state = { aborted: false, counted: true, started: performance.now(), meter };
+    const state = { aborted: false, counted: true, started: performance.now(), meter,
+      close: closeAsked(req.getHeader('connection')) };
     res.onAborted(() => {
       state.aborted = true;
       // Nobody waits for this answer now; a body that never arrives would otherwise stay counted forever.
@@ -86,6 +87,7 @@ interface RequestState {
   counted: boolean; // still in inFlight
   started: number; // performance.now() at arrival
   meter: RouteMeter | undefined;
+  close: CloseAsked; // what the request's Connection header asked
 }
 
 /** Counts a request out of inFlight once, whether it was answered or aborted first. */
@@ -97,7 +99,7 @@ function release(state: RequestState): void {
 
 function finish(res: HttpResponse, state: RequestState, reply: Reply, request: Request, head: boolean): void {
   release(state);
-  if (!state.aborted) send(res, reply, head);
+  if (!state.aborted) send(res, reply, head, state.close);
   // 499 (nginx's "client closed request"): no answer went out. Metering costs an array index.
   const status = state.aborted ? 499 : reply.status;
   const seconds = (performance.now() - state.started) / 1000;
