@@ -3,7 +3,6 @@ import { AppError, toAppError } from '../errors';
 import { isDebugLogged, log } from '../log';
 import type { RouteMeter } from '../metrics/meters';
 import { readBody, parseJson } from './body';
-import type { Requester } from '../db/bookings';
 import { closeAsked, errorReply, send, type CloseAsked, type Reply } from './reply';
 
 /** What a handler may know of a request: copied out of uWS before the first await. */
@@ -14,7 +13,7 @@ export interface Request {
   params: string[];
   headers: { authorization: string; cancelToken: string };
   json: unknown; // the parsed body, for routes that take one
-  client: Requester; // aborted once the client has closed the connection
+  client: { readonly aborted: boolean }; // aborted once the client has closed the connection
 }
 
 export type Handler = (request: Request) => Reply | Promise<Reply>;
@@ -39,6 +38,7 @@ const jsonContentType = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
  */
 export function route(handler: Handler, options: RouteOptions, maxBodyBytes: number, meter?: RouteMeter) {
   const paramCount = options.params ?? 0;
+  const head = options.head === true;
   return (res: HttpResponse, req: HttpRequest): void => {
     const state = { aborted: false, counted: true, started: performance.now(), meter,
       close: closeAsked(req.getHeader('connection')) };
@@ -74,7 +74,6 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
     } else {
       answer = Promise.resolve().then(() => handler(request));
     }
-    const head = options.head === true;
     answer.then(
       (reply) => finish(res, state, reply, request, head),
       (error) => finish(res, state, failureReply(error, request, options.body === true), request, head),
