@@ -90,8 +90,9 @@ function runToCompletion(file: string, user: PostgresUser | undefined, args: str
 /**
  * After our process was SIGKILLed its postmaster lives on and holds the cluster; stop it fast.
  * A pid file whose process is gone (or is some other program now) is left to postgres, which ignores it.
+ * Also used by the tests' global setup for the clusters of runs that were killed.
  */
-async function stopOrphanedPostmaster(cluster: string, log: EmbeddedLog): Promise<void> {
+export async function stopOrphanedPostmaster(cluster: string, log: EmbeddedLog): Promise<void> {
   const pidFile = path.join(cluster, 'postmaster.pid');
   const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
   if (!pid || !isAlive(pid) || !runsOn(pid, cluster)) return;

@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stopOrphanedPostmaster } from '../../src/db/embedded';
+
+/**
+ * A test run stopped before its global teardown (jest killed, or interrupted: teardown does not run
+ * then) leaves its embedded PostgreSQL in a folder under the temp directory, and the roombook
+ * servers its tests had started, still running. Each run writes its pid into its folder and into
+ * ROOMBOOK_TEST_RUN, which every server it starts inherits (tests/helpers/server.ts passes the
+ * environment on); a later run stops the servers and the PostgreSQL of runs that have gone, and
+ * removes their folders. Folders without that file, and everything of runs still going, are left
+ * alone.
+ */
+const OWNER_FILE = 'owner.pid';
+const RUN_VARIABLE = 'ROOMBOOK_TEST_RUN';
+const STOP_WAIT_MS = 10_000;
+
+/** Marks `dir` and every process started from here on as this run's. */
+export function claimForThisRun(dir: string): void {
+  fs.writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
+  process.env[RUN_VARIABLE] = String(process.pid);
+}
+
+/** Folders `tempDir/prefix*` of runs that have gone: their servers and PostgreSQL stopped, the folder removed. */
+export async function removeLeftovers(prefix: string, tempDir = os.tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(tempDir)) {
+    if (!name.startsWith(prefix)) continue;
+    const dir = path.join(tempDir, name);
+    const owner = ownerOf(dir);
+    if (owner === undefined || isRunning(owner)) continue;
+    await stopProcessesOfRun(owner);
+    await stopOrphanedPostmaster(path.join(dir, 'pg'), () => {});
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    removed.push(dir);
+  }
+  return removed;
+}
+
+/** SIGTERM (a roombook primary's graceful stop) to every process the run started, SIGKILL to those left after 10 s. */
+async function stopProcessesOfRun(owner: number): Promise<void> {
+  const mark = `${RUN_VARIABLE}=${owner}`;
+  const pids = processIds().filter((pid) => environmentOf(pid).includes(mark));
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + STOP_WAIT_MS;
+  while (pids.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const pid of pids.filter(isRunning)) signal(pid, 'SIGKILL');
+}
+
+/** Without procfs (not Linux) no process can be traced to its run: none is stopped. */
+function processIds(): number[] {
+  try {
+    return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function environmentOf(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+  } catch {
+    return []; // gone, or not ours to read
+  }
+}
+
+function ownerOf(dir: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    /* gone already */
+  }
+}
+
+/** Whether `pid` exists (a zombie still does, until its parent reaps it). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}

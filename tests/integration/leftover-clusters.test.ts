@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { startEmbeddedPostgres } from '../../src/db/embedded';
+import { claimForThisRun, isRunning, removeLeftovers } from '../helpers/leftover-clusters';
+import { waitFor } from '../helpers/wait';
+
+/**
+ * The tests' global setup stops what earlier runs left running when they never reached their
+ * teardown, and removes their folders (tests/helpers/leftover-clusters.ts); here in a temp folder
+ * of this test's own, with a stand-in for a server such a run had started.
+ */
+jest.setTimeout(60_000);
+
+let parent: string;
+
+beforeAll(() => {
+  parent = fs.mkdtempSync(path.join(os.tmpdir(), 'roombook-leftover-'));
+  fs.chmodSync(parent, 0o755); // as root, PostgreSQL runs as user postgres, who must traverse it
+});
+afterAll(() => fs.rmSync(parent, { recursive: true, force: true }));
+
+function folder(name: string): string {
+  const dir = path.join(parent, name);
+  fs.mkdirSync(dir, { mode: 0o755 });
+  return dir;
+}
+
+/** A process that runs until stopped, marked as started by the test run `run`. */
+const serverOf = (run: string) => spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'],
+  { env: { ...process.env, ROOMBOOK_TEST_RUN: run }, stdio: 'ignore' });
+
+test('what a run that has gone left is stopped and removed; everything else is left alone', async () => {
+  const gone = String(spawnSync(process.execPath, ['-e', '']).pid); // a pid whose process has ended
+  const killed = folder('run-killed');
+  await startEmbeddedPostgres({ dataDir: killed, dataDirIsDefault: false, port: 0, log: () => {} });
+  const postmaster = Number(fs.readFileSync(path.join(killed, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  fs.writeFileSync(path.join(killed, 'owner.pid'), gone);
+  const orphan = serverOf(gone);
+  const running = folder('run-running');
+  const ownRunBefore = process.env.ROOMBOOK_TEST_RUN;
+  claimForThisRun(running); // this process: a run still going
+  const sibling = serverOf(String(process.pid));
+  const unowned = folder('run-unowned'); // no owner file: not known to be a test run's
+  const elsewhere = folder('other-killed');
+  fs.writeFileSync(path.join(elsewhere, 'owner.pid'), gone); // another prefix
+  try {
+    expect([isRunning(postmaster), isRunning(orphan.pid!)]).toEqual([true, true]);
+    expect(await removeLeftovers('run-', parent)).toEqual([killed]);
+    // This process started both, so it reaps them, a moment after they exit (a killed run's are not ours).
+    await waitFor('the postmaster and the orphan to be gone', () => !isRunning(postmaster) && !isRunning(orphan.pid!), 5000);
+    expect(fs.existsSync(killed)).toBe(false);
+    for (const kept of [running, unowned, elsewhere]) expect(fs.existsSync(kept)).toBe(true);
+    expect(isRunning(sibling.pid!)).toBe(true);
+  } finally {
+    orphan.kill('SIGKILL');
+    sibling.kill('SIGKILL');
+    if (ownRunBefore === undefined) delete process.env.ROOMBOOK_TEST_RUN;
+    else process.env.ROOMBOOK_TEST_RUN = ownRunBefore;
+  }
+});
