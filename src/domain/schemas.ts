@@ -7,7 +7,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
  * compiled once, at import.
  */
 const Name = Type.String({ maxLength: 256, description: 'trimmed before checking its length' });
-const DateText = Type.String({ maxLength: 32, description: 'DD.MM.YY, DD/MM/YY or YYYY-MM-DD', examples: ['25.11.26'] });
+const DateText = Type.String({ maxLength: 32, description: 'DD.MM.YY, DD/MM/YY or YYYY-MM-DD', examples: ['25.12.30'] });
 const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
 
 export const BookBody = Type.Object(
