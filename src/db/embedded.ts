@@ -100,7 +100,8 @@ export async function stopOrphanedPostmaster(cluster: string, log: EmbeddedLog):
   await interruptAndWait(pid, () => !isAlive(pid) || !fs.existsSync(pidFile));
 }
 
-function isAlive(pid: number): boolean {
+/** Whether `pid` exists and may be signalled by us (a zombie counts, until its parent reaps it). */
+export function isAlive(pid: number): boolean {
   try { return process.kill(pid, 0); } catch { return false; }
 }
 

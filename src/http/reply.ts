@@ -66,7 +66,7 @@ export function closeAsked(connection: string): CloseAsked {
  * the close as an error: the answer says it (RFC 9112, 9.6). "close" among other options, uWS does
  * not see: such an answer closes the connection as one that closes by itself (uWS says so then).
  */
-export function send(res: HttpResponse, reply: Reply, head = false, close: CloseAsked = 'no'): void {
+export function send(res: HttpResponse, reply: Reply, head: boolean, close: CloseAsked): void {
   res.cork(() => {
     res.writeStatus(statusLines[reply.status] ?? String(reply.status));
     if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { stopOrphanedPostmaster } from '../../src/db/embedded';
+import { isAlive, stopOrphanedPostmaster } from '../../src/db/embedded';
 
 /**
  * A test run stopped before its global teardown (jest killed, or interrupted: teardown does not run
@@ -29,7 +29,7 @@ export async function removeLeftovers(prefix: string, tempDir = os.tmpdir()): Pr
     if (!name.startsWith(prefix)) continue;
     const dir = path.join(tempDir, name);
     const owner = ownerOf(dir);
-    if (owner === undefined || isRunning(owner)) continue;
+    if (owner === undefined || isAlive(owner)) continue;
     await stopProcessesOfRun(owner);
     await stopOrphanedPostmaster(path.join(dir, 'pg'), () => {});
     fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
@@ -44,8 +44,8 @@ async function stopProcessesOfRun(owner: number): Promise<void> {
   const pids = processIds().filter((pid) => environmentOf(pid).includes(mark));
   for (const pid of pids) signal(pid, 'SIGTERM');
   const deadline = Date.now() + STOP_WAIT_MS;
-  while (pids.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  for (const pid of pids.filter(isRunning)) signal(pid, 'SIGKILL');
+  while (pids.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const pid of pids.filter(isAlive)) signal(pid, 'SIGKILL');
 }
 
 /** Without procfs (not Linux) no process can be traced to its run: none is stopped. */
@@ -79,15 +79,5 @@ function signal(pid: number, name: NodeJS.Signals): void {
     process.kill(pid, name);
   } catch {
     /* gone already */
-  }
-}
-
-/** Whether `pid` exists (a zombie still does, until its parent reaps it). */
-export function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
   }
 }

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { startEmbeddedPostgres } from '../../src/db/embedded';
-import { claimForThisRun, isRunning, removeLeftovers } from '../helpers/leftover-clusters';
+import { isAlive, startEmbeddedPostgres } from '../../src/db/embedded';
+import { claimForThisRun, removeLeftovers } from '../helpers/leftover-clusters';
 import { waitFor } from '../helpers/wait';
 
 /**
@@ -46,13 +46,13 @@ test('what a run that has gone left is stopped and removed; everything else is l
   const elsewhere = folder('other-killed');
   fs.writeFileSync(path.join(elsewhere, 'owner.pid'), gone); // another prefix
   try {
-    expect([isRunning(postmaster), isRunning(orphan.pid!)]).toEqual([true, true]);
+    expect([isAlive(postmaster), isAlive(orphan.pid!)]).toEqual([true, true]);
     expect(await removeLeftovers('run-', parent)).toEqual([killed]);
     // This process started both, so it reaps them, a moment after they exit (a killed run's are not ours).
-    await waitFor('the postmaster and the orphan to be gone', () => !isRunning(postmaster) && !isRunning(orphan.pid!), 5000);
+    await waitFor('the postmaster and the orphan to be gone', () => !isAlive(postmaster) && !isAlive(orphan.pid!), 5000);
     expect(fs.existsSync(killed)).toBe(false);
     for (const kept of [running, unowned, elsewhere]) expect(fs.existsSync(kept)).toBe(true);
-    expect(isRunning(sibling.pid!)).toBe(true);
+    expect(isAlive(sibling.pid!)).toBe(true);
   } finally {
     orphan.kill('SIGKILL');
     sibling.kill('SIGKILL');
