@@ -1,8 +1,28 @@
+import { isUtf8 } from 'node:buffer';
 import type { HttpResponse } from 'uWebSockets.js';
 import { AppError } from '../errors';
 
+const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
+const IDENTITY = /^\s*identity\s*$/i;
+
 /**
- * Reads a request body as UTF-8 text, refusing more than `limit` bytes. A body that comes in one
+ * Why a body with these headers is refused unread (415), or undefined. No header means JSON. A
+ * compressed body would otherwise be read as text and refused as invalid_json, which misleads.
+ */
+export function mediaTypeRefusal(contentType: string, contentEncoding: string): string | undefined {
+  if (contentType !== '' && !JSON_CONTENT_TYPE.test(contentType)) {
+    return `The request body must be application/json, not ${contentType.slice(0, 100)}.`;
+  }
+  if (contentEncoding !== '' && !IDENTITY.test(contentEncoding)) {
+    return `The request body must be sent uncompressed, not with Content-Encoding ${contentEncoding.slice(0, 100)}.`;
+  }
+  return undefined;
+}
+
+/**
+ * Reads a request body as UTF-8 text, refusing more than `limit` bytes, and bytes that are not
+ * UTF-8 (invalid_json: RFC 8259 requires UTF-8, whatever charset a Content-Type names); decoding
+ * them would turn each into U+FFFD, store names no client sent and make different names collide. A body that comes in one
  * chunk (nearly all of them) is decoded at once; a longer one is gathered into one buffer sized
  * up front (from Content-Length when given) and decoded at the end, so a character split between
  * chunks stays whole. Chunks are copied or decoded before the callback returns (uWS reuses them).
@@ -20,7 +40,7 @@ export function readBody(res: HttpResponse, declaredLength: number | undefined, 
     res.onData((chunk, isLast) => {
       if (failed) return;
       if (isLast && length === 0 && chunk.byteLength <= limit) {
-        resolve(Buffer.from(chunk).toString('utf8'));
+        settle(Buffer.from(chunk), resolve, reject);
         return;
       }
       const bytes = new Uint8Array(chunk);
@@ -37,15 +57,20 @@ export function readBody(res: HttpResponse, declaredLength: number | undefined, 
       }
       buffer.set(bytes, length);
       length += bytes.length;
-      if (isLast) resolve(buffer.toString('utf8', 0, length));
+      if (isLast) settle(buffer.subarray(0, length), resolve, reject);
     });
   });
 }
 
-/** The body as JSON; anything unparsable is invalid_json. */
+function settle(bytes: Buffer, resolve: (text: string) => void, reject: (error: AppError) => void): void {
+  if (isUtf8(bytes)) resolve(bytes.toString('utf8'));
+  else reject(new AppError('invalid_json', 'The request body is not valid UTF-8, which JSON must be.'));
+}
+
+/** The body as JSON; anything unparsable is invalid_json. A leading byte order mark is ignored (RFC 8259, 8.1). */
 export function parseJson(body: string): unknown {
   try {
-    return JSON.parse(body);
+    return JSON.parse(body.charCodeAt(0) === 0xfeff ? body.slice(1) : body);
   } catch {
     throw new AppError('invalid_json', 'The request body is not valid JSON.');
   }

@@ -29,13 +29,19 @@ export interface Reply {
 /** Sent with the 503s that a client should simply retry. */
 const RETRY_SOON: Readonly<Record<string, string>> = Object.freeze({ 'Retry-After': '1' });
 
+/** Headers some errors carry: when to retry; with a 415, the content codings accepted (RFC 9110, 15.5.16). */
+const errorHeaders: Partial<Record<ErrorCode, Readonly<Record<string, string>>>> = {
+  db_unavailable: RETRY_SOON,
+  not_ready: RETRY_SOON,
+  unsupported_media_type: Object.freeze({ 'Accept-Encoding': 'identity' }),
+};
+
 export function errorReply(error: AppError): Reply {
   const status = statusOf(error.code);
   const body = error.message === catalogue[error.code][1]
     ? defaultErrorBodies.get(error.code)!
     : JSON.stringify({ error: error.code, message: error.message });
-  const retry = error.code === 'db_unavailable' || error.code === 'not_ready';
-  return { status, body: new PreSerialised(body), headers: retry ? RETRY_SOON : undefined };
+  return { status, body: new PreSerialised(body), headers: errorHeaders[error.code] };
 }
 
 export const errorOf = (code: ErrorCode, message?: string): Reply => errorReply(new AppError(code, message));

@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { AppError, toAppError } from '../errors';
 import { isDebugLogged, log } from '../log';
 import type { RouteMeter } from '../metrics/meters';
-import { readBody, parseJson } from './body';
+import { mediaTypeRefusal, parseJson, readBody } from './body';
 import { closeAsked, errorReply, send, type CloseAsked, type Reply } from './reply';
 
 /** What a handler may know of a request: copied out of uWS before the first await. */
@@ -29,8 +29,6 @@ export const inFlight = { count: 0 };
 
 /** Set when this worker begins a graceful stop: requests still arriving on open connections are refused. */
 export const draining = { active: false };
-
-const jsonContentType = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 
 /**
  * Wraps a handler in the uWS discipline: abort handler first, request data copied now, the
@@ -63,10 +61,10 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
     if (draining.active) {
       answer = Promise.reject(new AppError('shutting_down'));
     } else if (options.body) {
-      const contentType = req.getHeader('content-type');
+      const refusal = mediaTypeRefusal(req.getHeader('content-type'), req.getHeader('content-encoding'));
       const declared = req.getHeader('content-length');
-      answer = contentType !== '' && !jsonContentType.test(contentType)
-        ? Promise.reject(new AppError('unsupported_media_type', `The request body must be application/json, not ${contentType.slice(0, 100)}.`))
+      answer = refusal !== undefined
+        ? Promise.reject(new AppError('unsupported_media_type', refusal))
         : readBody(res, /^\d{1,15}$/.test(declared) ? Number(declared) : undefined, maxBodyBytes).then((body) => {
           request.json = parseJson(body);
           return handler(request);

@@ -11,7 +11,7 @@ export async function call<T = any>(base: string, method: string, path: string, 
   headers: Record<string, string> = {}): Promise<Answer<T>> {
   const init: RequestInit = { method, headers: { ...headers } };
   if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
     (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
   }
   const response = await fetch(base + path, init);

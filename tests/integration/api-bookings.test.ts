@@ -7,6 +7,7 @@
  * anyone); cancelling needs the booking's X-Cancel-Token, or the admin token on a server that has one.
  */
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import type postgres from 'postgres';
 import { connect, createDatabase } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
@@ -134,7 +135,7 @@ const addDays = (isoDay: string, days: number): string => {
 };
 
 /** Sends raw bytes; what comes back before the server closes or 1 s passes, and whether the server closed. */
-function rawExchange(port: number, text: string): Promise<{ received: string; closed: boolean }> {
+function rawExchange(port: number, text: string | Buffer): Promise<{ received: string; closed: boolean }> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     let received = '';
@@ -150,7 +151,7 @@ function rawExchange(port: number, text: string): Promise<{ received: string; cl
   });
 }
 
-const rawRequest = async (port: number, text: string): Promise<string> => (await rawExchange(port, text)).received;
+const rawRequest = async (port: number, text: string | Buffer): Promise<string> => (await rawExchange(port, text)).received;
 
 /** A JSON body of exactly `size` bytes: `value` padded with whitespace. */
 function paddedJson(value: object, size: number): string {
@@ -838,6 +839,50 @@ describe('the HTTP contract shared by every route', () => {
       expectError(await api.post('/bookings', text), 400, 'invalid_json');
     });
 
+  test('a body that is not UTF-8 (é sent as Latin-1) is invalid_json (400): nothing is stored, no name collides', async () => {
+    const { room, user } = await newPair('enc');
+    const latin1 = (value: object) => Buffer.from(JSON.stringify(value), 'latin1');
+    const before = await snapshot();
+    const answers = await Promise.all([
+      api.post('/book', latin1({ room_name: room.name, user_name: `${user.name}é`, date: dayFromToday(2) })),
+      api.post('/bookings', latin1({ room_id: room.id, user_name: `${user.name}é`, date: dayFromToday(2) })),
+      api.post('/rooms', latin1({ name: `${unique('caf')}é` })),
+      api.post('/users', latin1({ name: `${unique('jos')}é` })),
+      api.patch(`/rooms/${room.id}`, latin1({ name: `${unique('renam')}é` })),
+    ]);
+    for (const answer of answers) {
+      expectError(answer, 400, 'invalid_json');
+      expect(answer.body.message).toMatch(/not valid UTF-8/);
+    }
+    expect(await snapshot()).toEqual(before);
+    // Decoded with U+FFFD for the bad byte, the two names below would have been one, and the second taken.
+    const base = unique('caf');
+    expectError(await api.post('/rooms', latin1({ name: `${base}è` })), 400, 'invalid_json');
+    expect((await api.post('/rooms', { name: `${base}é` })).body.name).toBe(`${base}É`.toUpperCase());
+    expect((await api.post('/rooms', { name: `${base}è` })).body.name).toBe(`${base}È`.toUpperCase());
+  });
+
+  test('a body that starts with a byte order mark is read as JSON (RFC 8259, 8.1)', async () => {
+    const { room, user } = await newPair('bom');
+    const body = `\ufeff${JSON.stringify({ room_name: room.name, user_name: user.name, date: dayFromToday(2) })}`;
+    expect((await api.post('/book', Buffer.from(body, 'utf8'))).status).toBe(201);
+  });
+
+  test.each(['gzip', 'br', 'deflate', 'zstd', 'gzip, identity'])(
+    'a body with Content-Encoding %j is unsupported_media_type (415), naming it, with Accept-Encoding: identity', async (coding) => {
+      const { room, user } = await newPair('ce');
+      const body = { room_name: room.name, user_name: user.name, date: dayFromToday(2) };
+      const compressed = gzipSync(JSON.stringify(body));
+      for (const path of ['/book', '/bookings']) {
+        const answer = await api.post(path, compressed, { 'content-encoding': coding });
+        expectError(answer, 415, 'unsupported_media_type');
+        expect(answer.body.message).toContain(`Content-Encoding ${coding}`);
+        expect(answer.headers.get('accept-encoding')).toBe('identity');
+      }
+      expect(await bookingRows({ roomId: room.id })).toEqual([]);
+      expect((await api.post('/book', body, { 'content-encoding': 'identity' })).status).toBe(201);
+    });
+
   test('an empty body is invalid_json (400)', async () => {
     expectError(await call(server.url, 'POST', '/book', undefined, { 'content-type': 'application/json' }), 400, 'invalid_json');
     expectError(await call(server.url, 'POST', '/bookings'), 400, 'invalid_json');
@@ -1035,6 +1080,20 @@ describe('a smaller MAX_BODY_BYTES', () => {
       + `5\r\n${text.slice(0, 5)}\r\n${(text.length - 5).toString(16)}\r\n${text.slice(5)}\r\n0\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 201 /);
     expect(answer).toContain(`"name":"${name.toUpperCase()}"`);
+  });
+
+  test('a chunked body with a byte that is not UTF-8 in its second chunk is invalid_json (400)', async () => {
+    const name = unique('lat');
+    const second = Buffer.from(`${name}é"}`, 'latin1');
+    const answer = await rawRequest(small.port, Buffer.concat([
+      Buffer.from('POST /rooms HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n'
+        + `Connection: close\r\n\r\n9\r\n{"name":"\r\n${second.length.toString(16)}\r\n`),
+      second,
+      Buffer.from('\r\n0\r\n\r\n'),
+    ]));
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('"error":"invalid_json"');
+    expect(await sql`SELECT id FROM rooms WHERE name LIKE ${`${name.toUpperCase()}%`}`).toEqual([]);
   });
 
   test('a body whose chunks split a UTF-8 character keeps the character whole', async () => {
