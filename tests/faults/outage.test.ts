@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded';
 import { startServer, type RunningServer } from '../helpers/server';
+import { scratchDir } from '../helpers/leftover-clusters';
 import { call, onNewConnection } from '../helpers/http';
 import { countsOf, startLoad, type Load, type LoadRecord } from '../helpers/load';
 import { insertRoomsSilently, roomCount } from '../helpers/database';
@@ -55,8 +55,7 @@ afterEach(async () => {
 
 /** A PostgreSQL of this test's own, roombook on it, and the rooms and users the load books with. */
 async function setUp(): Promise<Setup> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roombook-outage-'));
-  fs.chmodSync(dir, 0o755); // as root, postgres runs as user postgres, who must traverse it
+  const dir = scratchDir('roombook-outage-');
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   const messages: string[] = [];
   const embeddedLog = (message: string) => messages.push(message);

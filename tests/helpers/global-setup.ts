@@ -1,10 +1,5 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded';
-import { claimForThisRun, removeLeftovers } from './leftover-clusters';
-
-const TEST_CLUSTER_PREFIX = 'roombook-test-';
+import { markThisRun, removeLeftovers, scratchDir } from './leftover-clusters';
 
 /**
  * Without DATABASE_URL the tests run against a throwaway embedded PostgreSQL under the OS temp
@@ -16,13 +11,13 @@ declare global {
 }
 
 export default async function globalSetup(): Promise<void> {
-  if (process.env.DATABASE_URL) return;
-  for (const dir of await removeLeftovers(TEST_CLUSTER_PREFIX)) {
+  // Every folder of the tests is named roombook-* (tests make theirs with scratchDir).
+  for (const dir of await removeLeftovers('roombook-')) {
     process.stderr.write(`stopped the servers and PostgreSQL of a test run that did not finish, removed ${dir}\n`);
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), TEST_CLUSTER_PREFIX));
-  claimForThisRun(dir);
-  fs.chmodSync(dir, 0o755);
+  markThisRun();
+  if (process.env.DATABASE_URL) return;
+  const dir = scratchDir('roombook-test-');
   const server = await startEmbeddedPostgres({ dataDir: dir, dataDirIsDefault: false, port: 0, log: () => {} });
   const url = new URL(server.url);
   url.pathname = '/postgres';

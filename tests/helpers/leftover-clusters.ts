@@ -5,21 +5,32 @@ import { isAlive, stopOrphanedPostmaster } from '../../src/db/embedded';
 
 /**
  * A test run stopped before its global teardown (jest killed, or interrupted: teardown does not run
- * then) leaves its embedded PostgreSQL in a folder under the temp directory, and the roombook
- * servers its tests had started, still running. Each run writes its pid into its folder and into
- * ROOMBOOK_TEST_RUN, which every server it starts inherits (tests/helpers/server.ts passes the
- * environment on); a later run stops the servers and the PostgreSQL of runs that have gone, and
- * removes their folders. Folders without that file, and everything of runs still going, are left
- * alone.
+ * then) leaves its embedded PostgreSQL clusters in folders under the temp directory, and the
+ * roombook servers its tests had started, still running. Each run marks itself in
+ * ROOMBOOK_TEST_RUN, which every process it starts inherits (tests/helpers/server.ts passes the
+ * environment on), and writes its pid into every folder it makes (scratchDir); a later run stops
+ * the processes of runs that have gone, and their PostgreSQL, and removes their folders. Folders
+ * without that file, and everything of runs still going, are left alone.
  */
 const OWNER_FILE = 'owner.pid';
 const RUN_VARIABLE = 'ROOMBOOK_TEST_RUN';
 const STOP_WAIT_MS = 10_000;
 
-/** Marks `dir` and every process started from here on as this run's. */
-export function claimForThisRun(dir: string): void {
-  fs.writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
+/** Marks every process started from here on, and every scratchDir made, as this run's. */
+export function markThisRun(): void {
   process.env[RUN_VARIABLE] = String(process.pid);
+}
+
+/**
+ * A new folder `tempDir/prefix*` that user postgres can traverse (as root, initdb and PostgreSQL run
+ * as that user), owned by the run in progress when there is one, to be removed if it is killed.
+ */
+export function scratchDir(prefix: string, tempDir = os.tmpdir()): string {
+  const dir = fs.mkdtempSync(path.join(tempDir, prefix));
+  fs.chmodSync(dir, 0o755);
+  const run = process.env[RUN_VARIABLE];
+  if (run) fs.writeFileSync(path.join(dir, OWNER_FILE), run);
+  return dir;
 }
 
 /** Folders `tempDir/prefix*` of runs that have gone: their servers and PostgreSQL stopped, the folder removed. */
@@ -31,11 +42,17 @@ export async function removeLeftovers(prefix: string, tempDir = os.tmpdir()): Pr
     const owner = ownerOf(dir);
     if (owner === undefined || isAlive(owner)) continue;
     await stopProcessesOfRun(owner);
-    await stopOrphanedPostmaster(path.join(dir, 'pg'), () => {});
+    for (const cluster of clustersIn(dir)) await stopOrphanedPostmaster(cluster, () => {});
     fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     removed.push(dir);
   }
   return removed;
+}
+
+/** The clusters in a run's folder: `pg` beside the owner file, or one level down (DATA_DIR/pg). */
+function clustersIn(dir: string): string[] {
+  const below = fs.readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory());
+  return [path.join(dir, 'pg'), ...below.map((entry) => path.join(dir, entry.name, 'pg'))];
 }
 
 /** SIGTERM (a roombook primary's graceful stop) to every process the run started, SIGKILL to those left after 10 s. */

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { serverUrl } from '../helpers/database';
+import { scratchDir } from '../helpers/leftover-clusters';
 import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday, shortForm } from '../helpers/http';
 import { waitFor, within } from '../helpers/wait';
@@ -86,8 +87,7 @@ test('WORKERS left to its default: as many workers as fit; a booking that finds 
 });
 
 test('the embedded PostgreSQL gets max_connections for the workers\' connections, or EMBEDDED_PG_MAX_CONNECTIONS; its start logs no error', async () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roombook-budget-'));
-  fs.chmodSync(dataDir, 0o755); // as root, PostgreSQL runs as user postgres, who must traverse it
+  const dataDir = scratchDir('roombook-budget-');
   const maxConnectionsWith = async (env: Record<string, string>): Promise<string> => {
     const embedded = await startServer({ workers: 2, env: { DATABASE_URL: undefined, DATA_DIR: dataDir, ...env } });
     try {

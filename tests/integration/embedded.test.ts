@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded';
+import { scratchDir } from '../helpers/leftover-clusters';
 
 /** Real PostgreSQL binaries, no mocks: initdb, start, restart on the same data, stop. */
 const tempDirs: string[] = [];
@@ -10,7 +10,7 @@ const messages: string[] = [];
 const log = (message: string) => messages.push(message);
 
 function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roombook-embedded-test-'));
+  const dir = scratchDir('roombook-embedded-test-');
   tempDirs.push(dir);
   return dir;
 }
@@ -20,9 +20,7 @@ afterAll(() => {
 });
 
 test('keeps data and password across restarts; stop is idempotent', async () => {
-  // mkdtemp makes a 0700 dir; as root the postgres user must be able to traverse it.
   const parent = tempDir();
-  fs.chmodSync(parent, 0o755);
   const dataDir = path.join(parent, 'data');
   let db: EmbeddedDatabase | undefined;
   try {
@@ -57,7 +55,7 @@ test('keeps data and password across restarts; stop is idempotent', async () => 
 
 const asRoot = process.getuid?.() === 0;
 (asRoot ? test : test.skip)('an explicit DATA_DIR the postgres user cannot reach is an error naming DATA_DIR', async () => {
-  const hidden = tempDir(); // mode 0700 from mkdtemp: postgres cannot traverse it
+  const hidden = tempDir(); // postgres cannot traverse it once it is 0700
   fs.chmodSync(hidden, 0o700);
   const attempt = startEmbeddedPostgres({ dataDir: path.join(hidden, 'data'), dataDirIsDefault: false, port: 0, log });
   await expect(attempt).rejects.toThrow(/DATA_DIR.*cannot reach/);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { isAlive, startEmbeddedPostgres } from '../../src/db/embedded';
-import { claimForThisRun, removeLeftovers } from '../helpers/leftover-clusters';
+import { markThisRun, removeLeftovers, scratchDir } from '../helpers/leftover-clusters';
 import { waitFor } from '../helpers/wait';
 
 /**
@@ -33,14 +33,15 @@ const serverOf = (run: string) => spawn(process.execPath, ['-e', 'setInterval(()
 
 test('what a run that has gone left is stopped and removed; everything else is left alone', async () => {
   const gone = String(spawnSync(process.execPath, ['-e', '']).pid); // a pid whose process has ended
-  const killed = folder('run-killed');
-  await startEmbeddedPostgres({ dataDir: killed, dataDirIsDefault: false, port: 0, log: () => {} });
-  const postmaster = Number(fs.readFileSync(path.join(killed, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-  fs.writeFileSync(path.join(killed, 'owner.pid'), gone);
-  const orphan = serverOf(gone);
-  const running = folder('run-running');
   const ownRunBefore = process.env.ROOMBOOK_TEST_RUN;
-  claimForThisRun(running); // this process: a run still going
+  process.env.ROOMBOOK_TEST_RUN = gone; // the run that made this folder and started its PostgreSQL
+  const killed = scratchDir('run-killed', parent);
+  const dataDir = path.join(killed, 'data'); // a test's own cluster, one level down (DATA_DIR/pg)
+  await startEmbeddedPostgres({ dataDir, dataDirIsDefault: false, port: 0, log: () => {} });
+  const postmaster = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const orphan = serverOf(gone);
+  markThisRun(); // this process: a run still going
+  const running = scratchDir('run-running', parent);
   const sibling = serverOf(String(process.pid));
   const unowned = folder('run-unowned'); // no owner file: not known to be a test run's
   const elsewhere = folder('other-killed');
