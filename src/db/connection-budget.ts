@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_CONNECTIONS } from './embedded';
 import type { Sql } from './sql';
 
 /**
@@ -85,8 +86,8 @@ export function fitWorkers(settings: ConnectionSettings, workersChosen: boolean,
 
 /**
  * max_connections for the embedded PostgreSQL, which roombook starts and so can size: the workers'
- * budget and room for tools beside them (psql, a benchmark, a second host), 200 at the least.
+ * budget and room for tools beside them (psql, a benchmark, a second host), never fewer than its default.
  */
 export function embeddedMaxConnections(settings: ConnectionSettings): number {
-  return Math.max(200, settings.workers * connectionsPerWorker(settings) + 50);
+  return Math.max(DEFAULT_MAX_CONNECTIONS, settings.workers * connectionsPerWorker(settings) + 50);
 }

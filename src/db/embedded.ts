@@ -16,13 +16,15 @@ export interface EmbeddedOptions {
   dataDir: string;
   dataDirIsDefault: boolean;
   port: number; // 0: pick a free port on 127.0.0.1
-  maxConnections?: number; // default 200
+  maxConnections?: number; // default DEFAULT_MAX_CONNECTIONS
   log: EmbeddedLog;
 }
 /** Progress lines are 'info'; anything that needs an operator's eye comes without a level ('warn'). */
 export type EmbeddedLog = (message: string, level?: 'info' | 'warn') => void;
 
 const DATABASE = 'roombook';
+/** max_connections when not asked otherwise; roombook's own sizing never goes below it (connection-budget.ts). */
+export const DEFAULT_MAX_CONNECTIONS = 200;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 8_000;
 
@@ -36,7 +38,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await stopOrphanedPostmaster(cluster, options.log);
   const port = options.port || (await freePort());
   const started = Date.now();
-  const server = spawnPostmaster(binDir, user, cluster, port, options.maxConnections ?? 200, options.log);
+  const server = spawnPostmaster(binDir, user, cluster, port, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, options.log);
   try {
     await waitUntilReadyWithDatabase(server, port, password);
   } catch (error) {
