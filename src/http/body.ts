@@ -22,12 +22,12 @@ export function mediaTypeRefusal(contentType: string, contentEncoding: string): 
 /**
  * Reads a request body as UTF-8 text, refusing more than `limit` bytes, and bytes that are not
  * UTF-8 (invalid_json: RFC 8259 requires UTF-8, whatever charset a Content-Type names); decoding
- * them would turn each into U+FFFD, store names no client sent and make different names collide. A body that comes in one
- * chunk (nearly all of them) is decoded at once; a longer one is gathered into one buffer sized
- * up front (from Content-Length when given) and decoded at the end, so a character split between
- * chunks stays whole. Chunks are copied or decoded before the callback returns (uWS reuses them).
- * Resolves on the last chunk; rejects with body_too_large, and never settles if the request is
- * aborted (the caller's abort flag covers that case).
+ * them would turn each into U+FFFD, store names no client sent and make different names collide.
+ * A body that comes in one chunk (nearly all of them) is decoded at once; a longer one is gathered
+ * into one buffer sized up front (from Content-Length when given) and decoded at the end, so a
+ * character split between chunks stays whole. Chunks are copied or decoded before the callback
+ * returns (uWS reuses them). Resolves on the last chunk; rejects with body_too_large or
+ * invalid_json, and never settles if the request is aborted (the caller's abort flag covers that).
  */
 export function readBody(res: HttpResponse, declaredLength: number | undefined, limit: number): Promise<string> {
   if (declaredLength !== undefined && declaredLength > limit) {
