@@ -1021,6 +1021,10 @@ describe('what uWebSockets.js serves: HTTP/1.1, pipelined only behind answers gi
     expect(await rawRequest(server.port, 'GET /health HTTP/1.0\r\nHost: test\r\n\r\n')).toBe('');
   });
 
+  test('a request whose target is in absolute form (as sent to a proxy) gets no answer', async () => {
+    expect(await rawRequest(server.port, `GET http://127.0.0.1:${server.port}/health HTTP/1.1\r\nHost: test\r\n\r\n`)).toBe('');
+  });
+
   // uWebSockets.js closes a connection whose next request arrives while an answer is still awaited
   // (upstream: will not fix). The booking ahead was already received; it must not be made unseen.
   test('bookings pipelined on one connection: it is closed unanswered, none of them is made, and they can be sent again', async () => {
