@@ -26,7 +26,7 @@ export const catalogue = {
   room_has_bookings: [409, 'The room has bookings today or later; delete with ?cascade=true to cancel them too.'],
   user_has_bookings: [409, 'The user has bookings today or later; delete with ?cascade=true to cancel them too.'],
   // 5xx: never caused by input
-  db_unavailable: [503, 'The database cannot be reached right now; retry shortly.'],
+  db_unavailable: [503, 'The database cannot serve this right now; retry shortly.'],
   not_ready: [503, 'This worker is not ready yet.'],
   shutting_down: [503, 'The server is shutting down.'],
   internal: [500, 'An unexpected error happened; it has been logged.'],
@@ -54,18 +54,38 @@ export class AppError extends Error {
 
 export const statusOf = (code: ErrorCode): number => catalogue[code][0];
 
-/** Connection-level failures of postgres.js and PostgreSQL's "cannot serve now" SQLSTATEs. */
-const unavailableCodes = new Set([
+/** Connection-level failures of postgres.js and PostgreSQL's: whether a statement ran is not known. */
+const connectionLostCodes = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
   '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006',
-  '57014', // query_canceled: statement_timeout ran out (the statement was rolled back)
   'QUERY_DEADLINE', // no answer within QUERY_TIMEOUT_MS (src/db/sql.ts)
 ]);
 
+/**
+ * SQLSTATEs of a statement the server refused on a connection that stays up: it was rolled back,
+ * and the database cannot serve it now, through no fault of the request. Answered 503 with
+ * Retry-After (and logged once per 10 s), not 500 (and a log line per request).
+ */
+const refusedCodes = new Set([
+  '57014', // query_canceled: statement_timeout ran out
+  '25006', // read_only_sql_transaction: a standby, or default_transaction_read_only (maintenance)
+  '53000', '53100', '53200', '53400', // insufficient resources: disk full, out of memory, a configured limit
+  '58000', '58030', // system_error, io_error
+  '40001', // serialization_failure: on a server whose default isolation is SERIALIZABLE
+]);
+
+const codeOf = (error: unknown): unknown => (error as { code?: unknown })?.code;
+
+/** The server refused the statement (see refusedCodes): nothing was written. */
+export function isRefusedByDatabase(error: unknown): boolean {
+  const code = codeOf(error);
+  return typeof code === 'string' && refusedCodes.has(code);
+}
+
 export function isDatabaseUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' && unavailableCodes.has(code);
+  const code = codeOf(error);
+  return typeof code === 'string' && (connectionLostCodes.has(code) || refusedCodes.has(code));
 }
 
 /** Any thrown value as an AppError: ours pass through, lost databases become 503, the rest 500. */

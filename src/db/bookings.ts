@@ -1,5 +1,5 @@
 import { closePool, type Sql } from './sql';
-import { AppError, isDatabaseUnavailable } from '../errors';
+import { AppError, isDatabaseUnavailable, isRefusedByDatabase } from '../errors';
 import { log } from '../log';
 import { decideBatch, findCommitted, type BookingRequest, type Decision } from './booking-statement';
 import { Gathering } from './gathering';
@@ -249,9 +249,10 @@ export class BookingBatcher {
   }
 
   /**
-   * One statement for the batch. A deadlock (which the row order should rule out) is retried;
-   * a lost connection leaves the outcome unknown, so the committed rows are looked up before
-   * anyone gets an answer.
+   * One statement for the batch. A deadlock (which the row order should rule out) or a
+   * serialization failure is retried; a statement the server refused is rolled back (503); a lost
+   * connection leaves the outcome unknown, so the committed rows are looked up before anyone gets
+   * an answer.
    */
   private async decideWithRetry(batch: Pending[], waitingOn: { pool: Sql }): Promise<(Decision | undefined)[]> {
     const requests = batch.map((entry) => entry.request);
@@ -261,8 +262,13 @@ export class BookingBatcher {
         return await decideBatch(pool, requests);
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code === '40P01' && attempt < 3) continue;
-        if (code === '57014') throw error; // cancelled by statement_timeout: rolled back, answered 503
+        if ((code === '40P01' || code === '40001') && attempt < 3) continue;
+        if (isRefusedByDatabase(error)) {
+          // Rolled back, so nothing to look up: answered 503. A read-only server may be a standby
+          // that the address no longer names after a failover: the next statement connects anew.
+          if (code === '25006') this.replaceConnections(pool);
+          throw error;
+        }
         if (!isDatabaseUnavailable(error)) throw error;
         this.replaceConnections(pool);
         return this.resolveUnknownOutcome(requests, error, waitingOn);
