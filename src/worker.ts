@@ -1,6 +1,6 @@
 import uWS from 'uWebSockets.js';
 import type { Config } from './config';
-import { createRenewablePool, createSql } from './db/sql';
+import { connectAll, createRenewablePool, createSql } from './db/sql';
 import { NamedRepository } from './db/named';
 import { BookingBatcher } from './db/bookings';
 import { BookingRecords } from './db/booking-records';
@@ -51,6 +51,8 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
   metrics.watch({ cache, batcher, listener, requestsInFlight: inFlight, poolSize: config.poolSize + config.batchMaxInFlight });
 
   await listener.start();
+  // Every database connection opens before the worker listens, while file descriptors are free.
+  await Promise.all([connectAll(sql, config.poolSize), batcher.connect()]);
   const access = new Access(config.adminToken, await cancelSecret(sql, config.cancelTokenSecret));
 
   const booking = bookingRoutes(bookingService, new BookingRecords(sql), rooms, access, today);

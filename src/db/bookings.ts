@@ -1,4 +1,4 @@
-import { closePool, type Sql } from './sql';
+import { closePool, connectAll, type Sql } from './sql';
 import { AppError, isDatabaseUnavailable, isRefusedByDatabase } from '../errors';
 import { log } from '../log';
 import { decideBatch, findCommitted, type BookingRequest, type Decision } from './booking-statement';
@@ -89,6 +89,11 @@ export class BookingBatcher {
     this.stuckAfterMs = options.statementTimeoutMs + STUCK_MARGIN_MS;
     this.gathering = new Gathering(options.gatherMs);
     this.sql = openConnections();
+  }
+
+  /** Opens the booking connections now (see connectAll), rather than with the first booking. */
+  connect(): Promise<void> {
+    return connectAll(this.sql, this.maxInFlight);
   }
 
   /** Closes the booking connections (after drained(), at shutdown). */

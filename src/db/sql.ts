@@ -50,6 +50,16 @@ export function createSql(url: string, options: PoolOptions): Sql {
 }
 
 /**
+ * Opens `count` connections of a pool now; postgres.js opens them on demand, and a worker whose
+ * client connections have taken every file descriptor (EMFILE) would then have none left for its
+ * database connections, and fail every request that needs one until clients leave. Failures are
+ * ignored: a database not reachable yet is met by the requests' own error handling.
+ */
+export async function connectAll(sql: Sql, count: number): Promise<void> {
+  await Promise.all(Array.from({ length: count }, () => sql`SELECT 1`.catch(() => {})));
+}
+
+/**
  * Ends a pool: queries still running get `seconds` to finish, then its connections are destroyed.
  * Never waits longer than that and a second: postgres.js 3.4.9's end() has been seen not to
  * settle at all for a pool whose connection died under a query, and a caller awaiting it (the

@@ -32,8 +32,14 @@ test('bookings on a read-only database are 503 db_unavailable with Retry-After, 
   expect((await api.post('/users', { name: 'ronly-user' })).status).toBe(201);
   const booking = (days: number) => ({ room_name: 'RONLY1', user_name: 'ronly-user', date: dayFromToday(days) });
 
-  // The booking connections open with the first booking: from here on they are read-only sessions.
+  // Sessions that start from here on are read-only: end the booking connection, which reconnects.
   await sql.unsafe(`ALTER DATABASE ${database.name} SET default_transaction_read_only = on`);
+  const bookingSessions = () => sql`SELECT pid FROM pg_stat_activity
+    WHERE datname = ${database.name} AND application_name = 'roombook-bookings'`;
+  const before = await bookingSessions();
+  expect(before.length).toBe(1); // opened when the worker started
+  await sql`SELECT pg_terminate_backend(${before[0].pid})`;
+  await waitFor('the booking connection to end', async () => (await bookingSessions()).length === 0, 5000);
   const refused = await Promise.all([1, 2, 3].map((days) => api.post('/book', booking(days))));
   for (const answer of refused) {
     expect(answer.status).toBe(503);

@@ -68,8 +68,13 @@ test('WORKERS left to its default: as many workers as fit; a booking that finds 
   expect((await api.post('/rooms', { name: 'BUDGET1' })).status).toBe(201);
   expect((await api.post('/users', { name: 'budget-ann' })).status).toBe(201);
 
-  // Another client of the same role takes every connection the worker has not opened yet: its
-  // booking connection is refused ("too many connections for role", SQLSTATE 53300).
+  // The worker opened its connections when it started. Its booking connection is ended, and another
+  // client of the same role takes every connection left: the booking connection cannot come back
+  // ("too many connections for role", SQLSTATE 53300).
+  const bookingSessions = () => admin`SELECT pid FROM pg_stat_activity WHERE usename = ${ROLE} AND application_name = 'roombook-bookings'`;
+  const [bookingSession] = await bookingSessions();
+  await admin`SELECT pg_terminate_backend(${bookingSession.pid})`;
+  await waitFor('the booking connection to end', async () => (await bookingSessions()).length === 0, 5000);
   const fillers = Array.from({ length: LIMIT - await connectionsOfRole() }, () =>
     postgres(databaseUrl, { max: 1, onnotice: () => {} }));
   closeLater.push(...fillers);
