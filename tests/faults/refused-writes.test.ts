@@ -1,58 +1,92 @@
 /**
- * A database that refuses writes on connections that stay up: a server made read-only
- * (default_transaction_read_only, as for maintenance, or a standby that the database address names
- * after a failover). Bookings are answered 503 db_unavailable with Retry-After, not 500, and the
- * log names the SQLSTATE once instead of a line per request; once writes are allowed again, the
- * next booking goes through on a connection opened anew.
+ * A database that refuses roombook while it is running, through no fault of the requests: writes
+ * refused on connections that stay up (default_transaction_read_only, as for maintenance, or a
+ * standby that the database address names after a failover), and new connections refused (the
+ * role may no longer log in). Bookings are answered 503 db_unavailable with Retry-After, not 500,
+ * and the log names the SQLSTATE once instead of a line per request; once the database accepts
+ * roombook again, the next booking goes through on a connection opened anew. roombook runs as a
+ * role of its own, owner of its database, so that the test can change what the role may do.
  */
-import type postgres from 'postgres';
-import { connect, createDatabase } from '../helpers/database';
+import crypto from 'node:crypto';
+import postgres from 'postgres';
+import { databaseUrl, serverUrl } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday } from '../helpers/http';
 import { waitFor } from '../helpers/wait';
 
+const ROLE = `roombook_refused_${crypto.randomBytes(4).toString('hex')}`;
+const PASSWORD = crypto.randomBytes(12).toString('hex');
+
+let admin: postgres.Sql; // superuser, on the server's own database
+let sql: postgres.Sql; // superuser, on roombook's database
 let server: RunningServer;
-let database: Awaited<ReturnType<typeof createDatabase>>;
-let sql: postgres.Sql;
+let days = 0;
 
 beforeAll(async () => {
-  database = await createDatabase();
-  server = await startServer({ databaseUrl: database.url, workers: 1 });
-  sql = connect(database.url);
+  admin = postgres(serverUrl(), { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE ROLE ${ROLE} LOGIN PASSWORD '${PASSWORD}'`);
+  await admin.unsafe(`CREATE DATABASE ${ROLE} OWNER ${ROLE}`);
+  const url = new URL(databaseUrl(ROLE));
+  url.username = ROLE;
+  url.password = PASSWORD;
+  server = await startServer({ databaseUrl: url.toString(), workers: 1 });
+  sql = postgres(databaseUrl(ROLE), { max: 1, onnotice: () => {} });
+  const api = client(server.url);
+  expect((await api.post('/rooms', { name: 'refused1' })).status).toBe(201);
+  expect((await api.post('/users', { name: 'refused-user' })).status).toBe(201);
 });
 afterAll(async () => {
-  await sql?.end();
   await server?.stop();
-  await database?.drop();
+  await sql?.end();
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${ROLE} WITH (FORCE)`);
+  await admin.unsafe(`DROP ROLE IF EXISTS ${ROLE}`);
+  await admin.end();
 });
 
-test('bookings on a read-only database are 503 db_unavailable with Retry-After, logged by SQLSTATE; writable again, they are made', async () => {
-  const api = client(server.url);
-  expect((await api.post('/rooms', { name: 'ronly1' })).status).toBe(201);
-  expect((await api.post('/users', { name: 'ronly-user' })).status).toBe(201);
-  const booking = (days: number) => ({ room_name: 'RONLY1', user_name: 'ronly-user', date: dayFromToday(days) });
+const book = () => client(server.url).post('/book', { room_name: 'REFUSED1', user_name: 'refused-user', date: dayFromToday(++days) });
+const bookingCount = async () => (await sql`SELECT count(*)::int AS n FROM bookings`)[0].n;
 
-  // Sessions that start from here on are read-only: end the booking connection, which reconnects.
-  await sql.unsafe(`ALTER DATABASE ${database.name} SET default_transaction_read_only = on`);
-  const bookingSessions = () => sql`SELECT pid FROM pg_stat_activity
-    WHERE datname = ${database.name} AND application_name = 'roombook-bookings'`;
-  const before = await bookingSessions();
-  expect(before.length).toBe(1); // opened when the worker started
-  await sql`SELECT pg_terminate_backend(${before[0].pid})`;
-  await waitFor('the booking connection to end', async () => (await bookingSessions()).length === 0, 5000);
-  const refused = await Promise.all([1, 2, 3].map((days) => api.post('/book', booking(days))));
-  for (const answer of refused) {
+/** Ends the worker's booking connection (it opened it at start); the next booking reconnects. */
+async function endBookingConnection(): Promise<void> {
+  const sessions = () => sql`SELECT pid FROM pg_stat_activity WHERE datname = ${ROLE} AND application_name = 'roombook-bookings'`;
+  const [session] = await sessions();
+  await sql`SELECT pg_terminate_backend(${session.pid})`;
+  await waitFor('the booking connection to end', async () => (await sessions()).length === 0, 5000);
+}
+
+async function expectRefusedWith(sqlState: string): Promise<void> {
+  const before = await bookingCount();
+  const answers = await Promise.all([book(), book(), book()]);
+  for (const answer of answers) {
     expect(answer.status).toBe(503);
     expect(answer.body).toEqual({ error: 'db_unavailable', message: expect.any(String) });
     expect(answer.headers.get('retry-after')).toBe('1');
   }
-  expect(await sql`SELECT id FROM bookings`).toEqual([]);
-  await waitFor('the 503\'s SQLSTATE in the log',
-    () => /"message":"answering 503: the database cannot serve","code":"25006"/.test(server.logs()), 2000);
+  expect(await bookingCount()).toBe(before);
+  // The cause is logged once per 10 s: a refusal after an earlier one waits for the next window.
+  const logged = new RegExp(`"message":"answering 503: the database cannot serve","code":"${sqlState}"`);
+  await waitFor(`SQLSTATE ${sqlState} in the log`, async () => {
+    if (logged.test(server.logs())) return true;
+    expect((await book()).status).toBe(503); // refusals go on until the next window logs one
+    return false;
+  }, 12_000, 500);
   expect(server.logs()).not.toContain('request failed'); // the log line of a 500
+}
 
-  await sql.unsafe(`ALTER DATABASE ${database.name} RESET default_transaction_read_only`);
-  const made = await api.post('/book', booking(1));
-  expect(made.status).toBe(201);
-  expect((await sql`SELECT count(*)::int AS n FROM bookings`)[0].n).toBe(1);
+test('bookings on a read-only database are 503 db_unavailable with Retry-After, logged by SQLSTATE; writable again, they are made', async () => {
+  await sql.unsafe(`ALTER DATABASE ${ROLE} SET default_transaction_read_only = on`); // sessions from here on
+  await endBookingConnection();
+  await expectRefusedWith('25006');
+
+  await sql.unsafe(`ALTER DATABASE ${ROLE} RESET default_transaction_read_only`);
+  expect((await book()).status).toBe(201);
+});
+
+test('bookings while the role may not log in are 503 db_unavailable with Retry-After, logged by SQLSTATE; allowed again, they are made', async () => {
+  await admin.unsafe(`ALTER ROLE ${ROLE} NOLOGIN`);
+  await endBookingConnection();
+  await expectRefusedWith('28000');
+
+  await admin.unsafe(`ALTER ROLE ${ROLE} LOGIN`);
+  await waitFor('a booking to go through again', async () => (await book()).status === 201, 5000, 100);
 });
