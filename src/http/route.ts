@@ -106,7 +106,7 @@ function finish(res: HttpResponse, state: RequestState, reply: Reply, request: R
 
 function failureReply(error: unknown, request: Request, hadBody: boolean): Reply {
   const appError = toAppError(error);
-  if (appError.code === 'internal') log.error('request failed', { error, method: request.method, url: request.url });
+  if (appError.code === 'internal') noteInternal(error, request);
   if (appError.code === 'db_unavailable') noteUnavailable(error, request);
   // A body we stopped reading cannot be skipped: the connection must close after the answer.
   // A stopping worker closes each connection as it answers, so clients reconnect to another worker.
@@ -115,21 +115,36 @@ function failureReply(error: unknown, request: Request, hadBody: boolean): Reply
   return { ...errorReply(appError), closeConnection };
 }
 
-const UNAVAILABLE_LOG_EVERY_MS = 10_000;
-const unavailable = { loggedAt: -Infinity, since: 0 };
+const LOG_EVERY_MS = 10_000;
+
+/**
+ * A log line for a kind of failure at most once every 10 s per worker, with the number of such
+ * failures since its previous line: a failure that lasts, under load, must not become a line per
+ * request (a log that grows by megabytes a second fills the disk the database needs).
+ */
+function throttledLog(write: (error: unknown, request: Request, since: number) => void) {
+  let loggedAt = -Infinity;
+  let since = 0;
+  return (error: unknown, request: Request): void => {
+    since++;
+    const now = performance.now();
+    if (now - loggedAt < LOG_EVERY_MS) return;
+    write(error, request, since);
+    loggedAt = now;
+    since = 0;
+  };
+}
+
+/** A 500: a bug or a database error nobody foresaw; the operator gets the error itself. */
+const noteInternal = throttledLog((error, request, since) =>
+  log.error('request failed', { error, method: request.method, url: request.url, answered500: since }));
 
 /**
  * A 503 db_unavailable says nothing of its cause to the client; the operator gets it here ("too
- * many clients", a timeout, a refused connection), at most once every 10 s per worker, with the
- * number of 503s since the previous line: an outage under load must not become a line per request.
+ * many clients", a timeout, a refused connection, a read-only server).
  */
-function noteUnavailable(error: unknown, request: Request): void {
-  unavailable.since++;
-  const now = performance.now();
-  if (now - unavailable.loggedAt < UNAVAILABLE_LOG_EVERY_MS) return;
+const noteUnavailable = throttledLog((error, request, since) => {
   const { code, message } = error as { code?: unknown; message?: unknown };
   log.warn('answering 503: the database cannot serve', { code, cause: message, method: request.method, url: request.url,
-    answered503: unavailable.since });
-  unavailable.loggedAt = now;
-  unavailable.since = 0;
-}
+    answered503: since });
+});

@@ -4,8 +4,9 @@
  * standby that the database address names after a failover), and new connections refused (the
  * role may no longer log in). Bookings are answered 503 db_unavailable with Retry-After, not 500,
  * and the log names the SQLSTATE once instead of a line per request; once the database accepts
- * roombook again, the next booking goes through on a connection opened anew. roombook runs as a
- * role of its own, owner of its database, so that the test can change what the role may do.
+ * roombook again, the next booking goes through on a connection opened anew. An error nobody
+ * foresaw is a 500, and its log line too is written once per 10 s. roombook runs as a role of its
+ * own, owner of its database, so that the test can change what the role may do.
  */
 import crypto from 'node:crypto';
 import postgres from 'postgres';
@@ -89,4 +90,19 @@ test('bookings while the role may not log in are 503 db_unavailable with Retry-A
 
   await admin.unsafe(`ALTER ROLE ${ROLE} LOGIN`);
   await waitFor('a booking to go through again', async () => (await book()).status === 201, 5000, 100);
+});
+
+test('an error nobody foresaw (the bookings table renamed away) is a 500, logged once per 10 s, not once per request', async () => {
+  await sql`ALTER TABLE bookings RENAME TO bookings_away`;
+  try {
+    const answers = await Promise.all(Array.from({ length: 20 }, () => book()));
+    expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(500));
+    expect(answers[0].body).toEqual({ error: 'internal', message: expect.any(String) });
+    await waitFor('the failure in the log', () => server.logs().includes('"message":"request failed"'), 2000);
+    expect(server.logs().match(/"message":"request failed"/g)).toHaveLength(1);
+    expect(server.logs()).toMatch(/"message":"request failed".*"code":"42P01"/);
+  } finally {
+    await sql`ALTER TABLE bookings_away RENAME TO bookings`;
+  }
+  expect((await book()).status).toBe(201);
 });
