@@ -54,7 +54,7 @@ export class AppError extends Error {
 
 export const statusOf = (code: ErrorCode): number => catalogue[code][0];
 
-/** Connection-level failures of postgres.js and PostgreSQL's: whether a statement ran is not known. */
+/** Failures to connect, or of a connection under a statement (whose outcome is then not known). */
 const connectionLostCodes = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH',
   'EAI_AGAIN', // a DNS lookup that failed for now
@@ -67,8 +67,8 @@ const connectionLostCodes = new Set([
 
 /**
  * SQLSTATEs of a statement the server refused on a connection that stays up: it was rolled back,
- * and the database cannot serve it now, through no fault of the request. Answered 503 with
- * Retry-After (and logged once per 10 s), not 500 (and a log line per request).
+ * and the database cannot serve it now, through no fault of the request: answered 503 with
+ * Retry-After, not 500.
  */
 const refusedCodes = new Set([
   '57014', // query_canceled: statement_timeout ran out
