@@ -91,6 +91,7 @@ export interface RenewablePool {
 }
 
 const QUERY_DEADLINE_CODE = 'QUERY_DEADLINE'; // src/errors.ts counts it as database-unavailable
+const READ_ONLY_CODE = '25006'; // read_only_sql_transaction
 
 type Thenable = { then: (onFulfilled?: (value: unknown) => unknown, onRejected?: (error: unknown) => unknown) => Promise<unknown> };
 
@@ -107,7 +108,10 @@ export function createRenewablePool(open: () => Sql, queryTimeoutMs: number, onR
     onRenew(why);
     return true;
   };
-  /** `answer`, or a QUERY_DEADLINE failure (and a renewed pool) if it has not settled in time. */
+  /**
+   * `answer`, or a QUERY_DEADLINE failure (and a renewed pool) if it has not settled in time. A
+   * write refused as read-only renews the pool too: the address may name a new primary by now.
+   */
   const raceDeadline = (answer: Promise<unknown>, what: string): Promise<unknown> => {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise((_, reject) => {
@@ -116,7 +120,10 @@ export function createRenewablePool(open: () => Sql, queryTimeoutMs: number, onR
         reject(Object.assign(new Error(`no answer from the database within ${queryTimeoutMs} ms`), { code: QUERY_DEADLINE_CODE }));
       }, queryTimeoutMs);
     });
-    return Promise.race([answer, deadline]).finally(() => clearTimeout(timer));
+    return Promise.race([answer, deadline]).finally(() => clearTimeout(timer)).catch((error: unknown) => {
+      if ((error as { code?: unknown })?.code === READ_ONLY_CODE) renew(`${what} was refused as read-only`);
+      throw error;
+    });
   };
   /** Awaiting the query starts it (postgres.js queries are lazy): the deadline starts with it. */
   const withDeadline = (query: Thenable): void => {

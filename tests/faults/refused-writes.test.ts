@@ -47,13 +47,13 @@ afterAll(async () => {
 const book = () => client(server.url).post('/book', { room_name: 'REFUSED1', user_name: 'refused-user', date: dayFromToday(++days) });
 const bookingCount = async () => (await sql`SELECT count(*)::int AS n FROM bookings`)[0].n;
 
-/** Ends the worker's booking connection (it opened it at start); the next booking reconnects. */
-async function endBookingConnection(): Promise<void> {
-  const sessions = () => sql`SELECT pid FROM pg_stat_activity WHERE datname = ${ROLE} AND application_name = 'roombook-bookings'`;
-  const [session] = await sessions();
-  await sql`SELECT pg_terminate_backend(${session.pid})`;
-  await waitFor('the booking connection to end', async () => (await sessions()).length === 0, 5000);
+/** Ends the worker's connections named so (opened at start); the next query reconnects. */
+async function endConnections(applicationName: 'roombook-bookings' | 'roombook'): Promise<void> {
+  const sessions = () => sql`SELECT pid FROM pg_stat_activity WHERE datname = ${ROLE} AND application_name = ${applicationName}`;
+  for (const session of await sessions()) await sql`SELECT pg_terminate_backend(${session.pid})`;
+  await waitFor(`the ${applicationName} connections to end`, async () => (await sessions()).length === 0, 5000);
 }
+const endBookingConnection = () => endConnections('roombook-bookings');
 
 async function expectRefusedWith(sqlState: string): Promise<void> {
   const before = await bookingCount();
@@ -81,6 +81,20 @@ test('bookings on a read-only database are 503 db_unavailable with Retry-After, 
 
   await sql.unsafe(`ALTER DATABASE ${ROLE} RESET default_transaction_read_only`);
   expect((await book()).status).toBe(201);
+});
+
+test('an admin write on a read-only database is 503; writable again, it is made at once on read connections renewed', async () => {
+  const api = client(server.url);
+  await sql.unsafe(`ALTER DATABASE ${ROLE} SET default_transaction_read_only = on`);
+  await endConnections('roombook');
+  const refused = await api.post('/rooms', { name: 'refused2' });
+  expect(refused.status).toBe(503);
+  expect(refused.headers.get('retry-after')).toBe('1');
+  expect(await sql`SELECT id FROM rooms WHERE name = 'REFUSED2'`).toEqual([]);
+
+  await sql.unsafe(`ALTER DATABASE ${ROLE} RESET default_transaction_read_only`);
+  expect((await api.post('/rooms', { name: 'refused2' })).status).toBe(201);
+  expect(server.logs()).toContain('was refused as read-only: read connections renewed');
 });
 
 test('bookings while the role may not log in are 503 db_unavailable with Retry-After, logged by SQLSTATE; allowed again, they are made', async () => {
