@@ -86,6 +86,14 @@ export function isRefusedByDatabase(error: unknown): boolean {
   return typeof code === 'string' && refusedCodes.has(code);
 }
 
+/**
+ * A write refused as read-only: the server may be a standby that the database address no longer
+ * names after a failover, so the pool that met it connects anew (src/db/bookings.ts, src/db/sql.ts).
+ */
+export function isReadOnlyRefusal(error: unknown): boolean {
+  return codeOf(error) === '25006';
+}
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = codeOf(error);
   return typeof code === 'string' && (connectionLostCodes.has(code) || refusedCodes.has(code));

@@ -1,5 +1,5 @@
 import { closePool, connectAll, type Sql } from './sql';
-import { AppError, isDatabaseUnavailable, isRefusedByDatabase } from '../errors';
+import { AppError, isDatabaseUnavailable, isReadOnlyRefusal, isRefusedByDatabase } from '../errors';
 import { log } from '../log';
 import { decideBatch, findCommitted, type BookingRequest, type Decision } from './booking-statement';
 import { Gathering } from './gathering';
@@ -269,9 +269,8 @@ export class BookingBatcher {
         const code = (error as { code?: string }).code;
         if ((code === '40P01' || code === '40001') && attempt < 3) continue;
         if (isRefusedByDatabase(error)) {
-          // Rolled back, so nothing to look up: answered 503. A read-only server may be a standby
-          // that the address no longer names after a failover: the next statement connects anew.
-          if (code === '25006') this.replaceConnections(pool);
+          // Rolled back, so nothing to look up: answered 503.
+          if (isReadOnlyRefusal(error)) this.replaceConnections(pool);
           throw error;
         }
         if (!isDatabaseUnavailable(error)) throw error;

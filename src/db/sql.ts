@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { isReadOnlyRefusal } from '../errors';
 
 export type Sql = postgres.Sql<{}>;
 
@@ -91,7 +92,6 @@ export interface RenewablePool {
 }
 
 const QUERY_DEADLINE_CODE = 'QUERY_DEADLINE'; // src/errors.ts counts it as database-unavailable
-const READ_ONLY_CODE = '25006'; // read_only_sql_transaction
 
 type Thenable = { then: (onFulfilled?: (value: unknown) => unknown, onRejected?: (error: unknown) => unknown) => Promise<unknown> };
 
@@ -110,7 +110,7 @@ export function createRenewablePool(open: () => Sql, queryTimeoutMs: number, onR
   };
   /**
    * `answer`, or a QUERY_DEADLINE failure (and a renewed pool) if it has not settled in time. A
-   * write refused as read-only renews the pool too: the address may name a new primary by now.
+   * write refused as read-only renews the pool too (isReadOnlyRefusal).
    */
   const raceDeadline = (answer: Promise<unknown>, what: string): Promise<unknown> => {
     let timer: NodeJS.Timeout | undefined;
@@ -121,7 +121,7 @@ export function createRenewablePool(open: () => Sql, queryTimeoutMs: number, onR
       }, queryTimeoutMs);
     });
     return Promise.race([answer, deadline]).finally(() => clearTimeout(timer)).catch((error: unknown) => {
-      if ((error as { code?: unknown })?.code === READ_ONLY_CODE) renew(`${what} was refused as read-only`);
+      if (isReadOnlyRefusal(error)) renew(`${what} was refused as read-only`);
       throw error;
     });
   };

@@ -10,7 +10,7 @@
  */
 import crypto from 'node:crypto';
 import postgres from 'postgres';
-import { databaseUrl, serverUrl } from '../helpers/database';
+import { databaseUrl, endSessions, serverUrl } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday } from '../helpers/http';
 import { waitFor } from '../helpers/wait';
@@ -49,13 +49,7 @@ afterAll(async () => {
 const book = () => client(server.url).post('/book', { room_name: 'REFUSED1', user_name: 'refused-user', date: dayFromToday(++days) });
 const bookingCount = async () => (await sql`SELECT count(*)::int AS n FROM bookings`)[0].n;
 
-/** Ends the worker's connections named so (opened at start); the next query reconnects. */
-async function endConnections(applicationName: 'roombook-bookings' | 'roombook'): Promise<void> {
-  const sessions = () => sql`SELECT pid FROM pg_stat_activity WHERE datname = ${ROLE} AND application_name = ${applicationName}`;
-  for (const session of await sessions()) await sql`SELECT pg_terminate_backend(${session.pid})`;
-  await waitFor(`the ${applicationName} connections to end`, async () => (await sessions()).length === 0, 5000);
-}
-const endBookingConnection = () => endConnections('roombook-bookings');
+const endBookingConnection = () => endSessions(sql, ROLE, 'roombook-bookings');
 
 async function expectRefusedWith(sqlState: string): Promise<void> {
   const before = await bookingCount();
@@ -88,7 +82,7 @@ test('bookings on a read-only database are 503 db_unavailable with Retry-After, 
 test('an admin write on a read-only database is 503; writable again, it is made at once on read connections renewed', async () => {
   const api = client(server.url);
   await sql.unsafe(`ALTER DATABASE ${ROLE} SET default_transaction_read_only = on`);
-  await endConnections('roombook');
+  await endSessions(sql, ROLE, 'roombook');
   // The first write may still meet a connection closed under it (503 too); the refusal follows. The
   // worker's log reaches this process through a pipe, maybe after the answer: no write is sent
   // before the previous one's line had time to come, so that none runs on the renewed connections.

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import postgres from 'postgres';
+import { waitFor } from './wait';
 
 /**
  * The PostgreSQL server the tests use: DATABASE_URL when set, else the embedded server that
@@ -51,4 +52,15 @@ export async function insertRoomsSilently(sql: postgres.Sql, names: string[]): P
 export async function roomCount(sql: postgres.Sql): Promise<number> {
   const [{ count }] = await sql`SELECT count(*)::int AS count FROM rooms`;
   return count;
+}
+
+/**
+ * Ends roombook's connections of one kind (application_name: roombook, roombook-bookings,
+ * roombook-listener) to `database`, through a superuser connection, and waits until they are gone;
+ * roombook's next query reconnects.
+ */
+export async function endSessions(sql: postgres.Sql, database: string, applicationName: string): Promise<void> {
+  const sessions = () => sql`SELECT pid FROM pg_stat_activity WHERE datname = ${database} AND application_name = ${applicationName}`;
+  for (const session of await sessions()) await sql`SELECT pg_terminate_backend(${session.pid})`;
+  await waitFor(`the ${applicationName} connections to end`, async () => (await sessions()).length === 0, 5000);
 }

@@ -1,7 +1,7 @@
 import { createDatabase } from '../helpers/database';
 import { createSql, type Sql } from '../../src/db/sql';
 import { migrate } from '../../src/db/migrate';
-import { BookingBatcher, type Requester } from '../../src/db/bookings';
+import { BookingBatcher } from '../../src/db/bookings';
 import type { BookingRequest } from '../../src/db/booking-statement';
 import { dayFromToday } from '../helpers/http';
 
@@ -50,14 +50,14 @@ test('a client gone before the statement starts is not booked; the next request 
 
 test('a batch whose clients have all gone sends no statement', async () => {
   const before = batcher.stats.batches;
-  const clients: Requester[] = [];
+  const clients: { aborted: boolean }[] = [];
   const requests = [slot(userIds[0]), slot(userIds[1])];
   const decisions = requests.map((request) => {
     const client = present();
     clients.push(client);
     return batcher.decide(request, client);
   });
-  for (const client of clients) (client as { aborted: boolean }).aborted = true;
+  for (const client of clients) client.aborted = true;
   for (const decision of decisions) await expect(decision).rejects.toMatchObject({ code: 'client_gone' });
   await batcher.drained();
   expect(batcher.stats.batches).toBe(before);

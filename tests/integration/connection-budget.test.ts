@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { serverUrl } from '../helpers/database';
+import { endSessions, serverUrl } from '../helpers/database';
 import { scratchDir } from '../helpers/leftover-clusters';
 import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday, shortForm } from '../helpers/http';
@@ -71,10 +71,7 @@ test('WORKERS left to its default: as many workers as fit; a booking that finds 
   // The worker opened its connections when it started. Its booking connection is ended, and another
   // client of the same role takes every connection left: the booking connection cannot come back
   // ("too many connections for role", SQLSTATE 53300).
-  const bookingSessions = () => admin`SELECT pid FROM pg_stat_activity WHERE usename = ${ROLE} AND application_name = 'roombook-bookings'`;
-  const [bookingSession] = await bookingSessions();
-  await admin`SELECT pg_terminate_backend(${bookingSession.pid})`;
-  await waitFor('the booking connection to end', async () => (await bookingSessions()).length === 0, 5000);
+  await endSessions(admin, ROLE, 'roombook-bookings'); // the role's database has the role's name
   const fillers = Array.from({ length: LIMIT - await connectionsOfRole() }, () =>
     postgres(databaseUrl, { max: 1, onnotice: () => {} }));
   closeLater.push(...fillers);
