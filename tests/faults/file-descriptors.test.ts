@@ -43,6 +43,13 @@ function bookAlone(port: number, body: string): Promise<string> {
   });
 }
 
+test('before its first request, a worker holds every database connection it will use', async () => {
+  const held = await sql`SELECT application_name AS name, count(*)::int AS count FROM pg_stat_activity
+    WHERE datname = ${database.name} AND application_name LIKE 'roombook%' GROUP BY 1 ORDER BY 1`;
+  // DB_POOL_SIZE (2) read connections, BATCH_MAX_IN_FLIGHT (1) booking connection, the listener.
+  expect(held).toEqual([{ name: 'roombook', count: 2 }, { name: 'roombook-bookings', count: 1 }, { name: 'roombook-listener', count: 1 }]);
+});
+
 test(`${CLIENTS} connections at once on a worker limited to ${OPEN_FILES} open files: every booking is made`, async () => {
   const api = client(server.url);
   expect((await api.post('/rooms', { name: 'fdroom' })).status).toBe(201);
