@@ -22,7 +22,8 @@ const options = parseOptions(process.argv.slice(2), {
   duration: { value: 10, help: 'seconds per measured run' },
   runs: { value: 3, help: 'measured runs per scenario; the median is reported' },
   warmup: { value: 5, help: 'seconds of the warm-up run per scenario, discarded (0: none)' },
-  only: { value: '', help: 'comma-separated scenario ids to run (original-c15, original-c64, ceiling-c64, fresh-c64)' },
+  only: { value: '', help: 'comma-separated scenario ids to run (original-c15, original-c64, ceiling-c64, fresh-c64; ' +
+    'and, only when named, past-c64 and one-slot-c64, which take the database\'s work apart: bench/README.md)' },
   tool: { value: '', help: 'wrk or autocannon (default: wrk when installed)' },
   rooms: { value: 10000, help: 'rooms ROOM1..ROOMn seeded for the fresh workload' },
   users: { value: 1000, help: 'users user1..userN seeded' },
@@ -31,19 +32,38 @@ const options = parseOptions(process.argv.slice(2), {
 }, 'npm run bench -- [options]   (roombook settings such as WORKERS or DB_POOL_SIZE come from the environment;\n' +
   'DATABASE_URL: create a throwaway database on that server instead of using the embedded PostgreSQL)');
 
-interface Scenario { id: string; label: string; target: 'roombook' | 'ceiling'; workload: Workload; threads: number; connections: number }
+interface Scenario {
+  id: string;
+  label: string;
+  target: 'roombook' | 'ceiling';
+  workload: Workload;
+  threads: number;
+  connections: number;
+  onlyWhenNamed?: boolean; // a diagnosis, not a figure of the default run
+}
 const SCENARIOS: Scenario[] = [
   { id: 'original-c15', label: 'original script', target: 'roombook', workload: 'post_book', threads: 4, connections: 15 },
   { id: 'original-c64', label: 'original script', target: 'roombook', workload: 'post_book', threads: 4, connections: 64 },
   { id: 'ceiling-c64', label: 'original script', target: 'ceiling', workload: 'post_book', threads: 4, connections: 64 },
   { id: 'fresh-c64', label: 'fresh bookings', target: 'roombook', workload: 'fresh_bookings', threads: 4, connections: 64 },
+  { id: 'past-c64', label: 'dates in the past (no database)', target: 'roombook', workload: 'past_date', threads: 4, connections: 64,
+    onlyWhenNamed: true },
+  { id: 'one-slot-c64', label: 'one slot (one row per batch)', target: 'roombook', workload: 'one_slot', threads: 4, connections: 64,
+    onlyWhenNamed: true },
 ];
+
+function chosenScenarios(only: string): Scenario[] {
+  if (only === '') return SCENARIOS.filter((s) => !s.onlyWhenNamed);
+  const ids = only.split(',');
+  const unknown = ids.filter((id) => !SCENARIOS.some((s) => s.id === id));
+  if (unknown.length > 0) throw new Error(`--only: no scenario ${unknown.join(', ')} (${SCENARIOS.map((s) => s.id).join(', ')})`);
+  return SCENARIOS.filter((s) => ids.includes(s.id));
+}
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(): Promise<void> {
-  const scenarios = options.only ? SCENARIOS.filter((s) => options.only.split(',').includes(s.id)) : SCENARIOS;
-  if (scenarios.length === 0) throw new Error(`--only ${options.only} names no scenario`);
+  const scenarios = chosenScenarios(options.only);
   if (options.runs < 1 || options.duration < 1) throw new Error('--runs and --duration must be at least 1');
   const tool: Tool = options.tool === 'autocannon' || (options.tool === '' && !wrkInstalled()) ? 'autocannon' : 'wrk';
   if (tool === 'autocannon') {

@@ -1,14 +1,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { parseStat, ticksPerSecond } from './proc';
-import { bodyStream } from './streams';
+import { bodyStream, type StreamName } from './streams';
 
 /**
  * Runs one load test: wrk with our Lua scripts (bench/lua/), or autocannon's programmatic API with
  * the same request streams (bench/lib/streams.ts) where wrk is not installed. Both report the
  * same fields; autocannon is one Node.js thread and far slower, so its figures are not wrk's.
  */
-export type Workload = 'post_book' | 'fresh_bookings';
+export type Workload = StreamName; // the name of a script in bench/lua/
 export type Tool = 'wrk' | 'autocannon';
 
 export interface LoadSpec {

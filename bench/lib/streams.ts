@@ -43,6 +43,29 @@ function freshBookings(settings: Record<string, number>): () => string {
   };
 }
 
-export function bodyStream(workload: 'post_book' | 'fresh_bookings', threads: number, settings: Record<string, number>): () => string {
-  return workload === 'post_book' ? postBook(threads) : freshBookings(settings);
+/** past_date.lua: per thread, today-1, today-2, ... today-365, then again, for ROOM1/user1. */
+function pastDate(threads: number): () => string {
+  const offsets = new Array<number>(threads).fill(0);
+  let next = 0;
+  return () => {
+    const thread = next++ % threads;
+    return body(1, 1, shortDate(Date.now() - (1 + (offsets[thread]++ % 365)) * DAY_MS));
+  };
+}
+
+/** one_slot.lua: ROOM1/user1 on the day 30 days after the stream starts, every time. */
+function oneSlot(): () => string {
+  const text = body(1, 1, shortDate(Date.now() + 30 * DAY_MS));
+  return () => text;
+}
+
+export type StreamName = 'post_book' | 'fresh_bookings' | 'past_date' | 'one_slot';
+
+export function bodyStream(workload: StreamName, threads: number, settings: Record<string, number>): () => string {
+  switch (workload) {
+    case 'post_book': return postBook(threads);
+    case 'fresh_bookings': return freshBookings(settings);
+    case 'past_date': return pastDate(threads);
+    case 'one_slot': return oneSlot();
+  }
 }
