@@ -30,8 +30,9 @@ beforeAll(async () => {
   const url = new URL(databaseUrl(ROLE));
   url.username = ROLE;
   url.password = PASSWORD;
-  // No listener checks during the tests: their ping (a NOTIFY, refused on a read-only database) renews
-  // the read connections too, at moments of its own.
+  // No listener checks during the tests: a ping that meets a read connection the test has just ended
+  // fails and renews the read connections at a moment of its own. (A read-only database does not
+  // refuse the ping: pg_notify() runs under default_transaction_read_only, checked on 15 and 18.)
   server = await startServer({ databaseUrl: url.toString(), workers: 1, env: { LISTENER_CHECK_MS: '600000' } });
   sql = postgres(databaseUrl(ROLE), { max: 1, onnotice: () => {} });
   const api = client(server.url);
