@@ -7,6 +7,14 @@ import type { Sql } from './sql';
  * room and user are read in the same statement and, when the request named them, compared with
  * the names given: a stale cache entry leads to "invalid", never to a booking of the wrong room.
  *
+ * The NOT EXISTS leaves out the slots already booked when the statement starts, before their
+ * rows are formed: forming one draws its id from the sequence, and every 32nd draw is written to
+ * the WAL, which gives the transaction an id and its commit a WAL flush (an fsync) even when every
+ * row then conflicts. With it, a batch of bookings that are all already booked commits without
+ * one: 4-5 times the statements per second in pgbench (28 rows, PostgreSQL 15); batches that
+ * insert ran as fast as before. It decides nothing: ON CONFLICT still settles every race with a
+ * booking committed meanwhile, and an id is drawn only for a row the INSERT really tries.
+ *
  * Written for a generic plan (the pool runs it with plan_cache_mode = force_generic_plan, see
  * src/db/sql.ts): planning it anew for every batch size cost more than executing it. The room and
  * user are scalar subqueries, so the plan looks each one up by primary key whatever the tables'
@@ -24,6 +32,7 @@ const decideBatchStatement = (sql: Sql, roomIds: number[], roomNames: (string | 
     INSERT INTO bookings (room_id, user_id, day)
     SELECT room_id, user_id, day FROM input
     WHERE room_now = coalesce(room_name, room_now) AND user_now = coalesce(user_name, user_now)
+      AND NOT EXISTS (SELECT FROM bookings b WHERE b.room_id = input.room_id AND b.day = input.day)
     ORDER BY room_id, day
     ON CONFLICT (room_id, day) DO NOTHING
     RETURNING id, room_id, day
