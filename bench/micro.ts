@@ -11,7 +11,7 @@ import { ExistenceCache } from '../src/domain/existence';
 import { BookingService } from '../src/domain/booking';
 import { Access } from '../src/domain/access';
 import { parseJson } from '../src/http/body';
-import { errorReply } from '../src/http/reply';
+import { errorOf, errorReply } from '../src/http/reply';
 import { AppError } from '../src/errors';
 import type { BookingBatcher } from '../src/db/bookings';
 import type { Decision } from '../src/db/booking-statement';
@@ -76,6 +76,7 @@ function tasks(): Task[] {
     { name: 'new AppError', inner: 100, fn: () => new AppError('already_booked', 'The room is already booked on 2027-11-25.') },
     { name: 'errorReply, default message', inner: 100, fn: () => errorReply(new AppError('already_booked')) },
     { name: 'errorReply, own message (409 already_booked)', inner: 100, fn: () => errorReply(new AppError('already_booked', 'The room is already booked on 2027-11-25.')) },
+    { name: 'errorOf, own message (409 already_booked as returned, no Error)', inner: 100, fn: () => errorOf('already_booked', 'The room is already booked on 2027-11-25.') },
     { name: 'JSON.stringify booking + cancel_token', inner: 100, fn: () => JSON.stringify({ ...booking, cancel_token: 'abcdefghijklmnopqrstuv' }) },
     { name: 'Access.cancelTokenFor (AES-128 of the id)', inner: 20, fn: () => access.cancelTokenFor(123456) },
     { name: 'BookingService.book, database stubbed (async)', inner: 1, fn: () => service.book({ room: { name: 'ROOM1234' }, user: { name: 'user42' }, date: '25.11.27' }) },
