@@ -23,7 +23,7 @@ const options = parseOptions(process.argv.slice(2), {
   runs: { value: 3, help: 'measured runs per scenario; the median is reported' },
   warmup: { value: 5, help: 'seconds of the warm-up run per scenario, discarded (0: none)' },
   only: { value: '', help: 'comma-separated scenario ids to run (original-c15, original-c64, ceiling-c64, fresh-c64; ' +
-    'and, only when named, past-c64 and one-slot-c64, which take the database\'s work apart: bench/README.md)' },
+    'and, only when named, past-c64, one-slot-c64 and booked-c64, which take the database\'s work apart: bench/README.md)' },
   tool: { value: '', help: 'wrk or autocannon (default: wrk when installed)' },
   rooms: { value: 10000, help: 'rooms ROOM1..ROOMn seeded for the fresh workload' },
   users: { value: 1000, help: 'users user1..userN seeded' },
@@ -50,6 +50,8 @@ const SCENARIOS: Scenario[] = [
     onlyWhenNamed: true },
   { id: 'one-slot-c64', label: 'one slot (one row per batch)', target: 'roombook', workload: 'one_slot', threads: 4, connections: 64,
     onlyWhenNamed: true },
+  { id: 'booked-c64', label: '300 booked days (all conflicts)', target: 'roombook', workload: 'booked_days', threads: 4,
+    connections: 64, onlyWhenNamed: true },
 ];
 
 function chosenScenarios(only: string): Scenario[] {

@@ -59,7 +59,12 @@ function oneSlot(): () => string {
   return () => text;
 }
 
-export type StreamName = 'post_book' | 'fresh_bookings' | 'past_date' | 'one_slot';
+/** booked_days.lua: ROOM1/user1 on a day drawn at random from tomorrow .. today+300. */
+function bookedDays(): () => string {
+  return () => body(1, 1, shortDate(Date.now() + (1 + Math.floor(Math.random() * 300)) * DAY_MS));
+}
+
+export type StreamName = 'post_book' | 'fresh_bookings' | 'past_date' | 'one_slot' | 'booked_days';
 
 export function bodyStream(workload: StreamName, threads: number, settings: Record<string, number>): () => string {
   switch (workload) {
@@ -67,5 +72,6 @@ export function bodyStream(workload: StreamName, threads: number, settings: Reco
     case 'fresh_bookings': return freshBookings(settings);
     case 'past_date': return pastDate(threads);
     case 'one_slot': return oneSlot();
+    case 'booked_days': return bookedDays();
   }
 }
