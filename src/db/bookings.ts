@@ -1,7 +1,7 @@
 import { closePool, connectAll, type Sql } from './sql';
 import { AppError, isDatabaseUnavailable, isReadOnlyRefusal, isRefusedByDatabase } from '../errors';
 import { log } from '../log';
-import { decideBatch, findCommitted, type BookingRequest, type Decision } from './booking-statement';
+import { BatchDecider, findCommitted, type BookingRequest, type Decision } from './booking-statement';
 import { Gathering } from './gathering';
 
 /**
@@ -80,6 +80,7 @@ export class BookingBatcher {
   private readonly stuckAfterMs: number;
   private readonly observer: BatchObserver | undefined;
   private readonly gathering: Gathering;
+  private readonly decider = new BatchDecider();
 
   /** openConnections: a pool of maxInFlight connections with statement_timeout = statementTimeoutMs. */
   constructor(private readonly openConnections: () => Sql, options: BookingBatcherOptions) {
@@ -264,7 +265,7 @@ export class BookingBatcher {
     for (let attempt = 1; ; attempt++) {
       const pool = waitingOn.pool = this.sql;
       try {
-        return await decideBatch(pool, requests);
+        return await this.decider.decide(pool, requests);
       } catch (error) {
         const code = (error as { code?: string }).code;
         if ((code === '40P01' || code === '40001') && attempt < 3) continue;

@@ -315,16 +315,17 @@ describe('POST /book (the original call, by names)', () => {
     expect((await bookingRows({ roomId: room.id })).map((row) => row.day).sort()).toEqual(days);
   });
 
-  test('bookings refused as already booked use up no booking id: the next booking takes the next id', async () => {
+  test('bookings refused as already booked use up at most one booking id per worker, however many', async () => {
     const { room, user } = await newPair('ids');
     const slot = { room_name: room.name, user_name: user.name, date: dayFromToday(40) };
     const first = await api.post<Created>('/book', slot);
     expect(first.status).toBe(201);
-    // More than 32: PostgreSQL writes a sequence to the WAL every 32 ids drawn.
+    // More than 32: PostgreSQL writes a sequence to the WAL every 32 ids drawn. A worker whose last
+    // statement met no booked slot still draws one for its first refusal (BatchDecider).
     for (let i = 0; i < 40; i++) expectError(await api.post('/book', slot), 409, 'already_booked');
     const next = await api.post<Created>('/book', { ...slot, date: dayFromToday(41) });
     expect(next.status).toBe(201);
-    expect(next.body.id).toBe(first.body.id + 1);
+    expect(next.body.id - first.body.id).toBeLessThanOrEqual(1 + 2); // 2 workers
   });
 
   test('the same day in another room, or another day in the same room, is free', async () => {
