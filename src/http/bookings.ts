@@ -29,7 +29,7 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
   /** The 201 carries the booking's cancel token: the only time it is shown. */
   const created = async (input: BookingInput): Promise<Reply> => {
     const outcome = await bookings.book(input);
-    if ('alreadyBookedOn' in outcome) return errorOf('already_booked', `The room is already booked on ${outcome.alreadyBookedOn}.`);
+    if ('refused' in outcome) return errorOf(outcome.refused, outcome.message);
     const b = outcome.booked;
     // Spelled out rather than spread: one object shape for every 201, which JSON.stringify serialises fastest.
     return { status: 201, body: { id: b.id, room_id: b.room_id, room_name: b.room_name, user_id: b.user_id,
