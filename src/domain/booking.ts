@@ -21,7 +21,8 @@ export interface BookingInput {
  * than thrown: "already booked", the common answer under contention (85 % of the original script's
  * answers), and "date in the past" (the original script's dates after 2099 read as 20YY: a fifth to a
  * quarter of the answers of a 10 s run). A rejection through the async frames of the request path
- * cost ~2 µs of worker CPU per request (A/B, 5 rounds). Every other refusal is a thrown AppError.
+ * cost ~2 µs of worker CPU per request in an earlier A/B, and 8-11 µs in a slow hour (bench
+ * past-c64, 3 rounds). Every other refusal is a thrown AppError.
  */
 export type BookingOutcome = { booked: Booking } | { refused: 'already_booked' | 'date_in_past'; message: string };
 
