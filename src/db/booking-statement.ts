@@ -12,10 +12,10 @@ import type { Sql } from './sql';
  * 32nd draw is written to the WAL, which gives the transaction an id and its commit a WAL flush (an
  * fsync) even when every row then conflicts. With it, a batch whose slots are all booked commits
  * without one. It decides nothing: ON CONFLICT still settles every race with a booking committed
- * meanwhile. PostgreSQL CPU per 28-row statement (pgbench, PostgreSQL 15, medians of 3): all rows
- * booked 135-163 µs against 325-337; 21 of 28 booked 471-604 against 618-648; none booked 730-782
- * against 680-722, one more index probe per row for nothing. So it is used while bookings meet
- * booked slots (BatchDecider).
+ * meanwhile. PostgreSQL CPU per 28-row statement (pgbench, PostgreSQL 15, 3 alternating runs):
+ * all rows booked 135-163 µs against 325-337; 21 of 28 booked 471-604 against 618-648; none booked
+ * 730-782 against 680-722, one more index probe per row for nothing. So it is used while bookings
+ * meet booked slots (BatchDecider).
  *
  * Written for a generic plan (the pool runs it with plan_cache_mode = force_generic_plan, see
  * src/db/sql.ts): planning it anew for every batch size cost more than executing it. The room and

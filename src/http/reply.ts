@@ -39,9 +39,10 @@ const errorHeaders: Partial<Record<ErrorCode, Readonly<Record<string, string>>>>
 export const errorReply = (error: AppError): Reply => errorOf(error.code, error.message);
 
 /**
- * The answer for an error code, built without an Error object: "already booked", the commonest
- * answer under contention, is returned rather than thrown, and constructing an Error costs even
- * without its stack (1.6 % of a worker's CPU samples under the one-slot load, perf).
+ * The answer for an error code, built without an Error object: the refusals returned rather than
+ * thrown (already booked, date in the past; src/domain/booking.ts) are the commonest answers under
+ * load, and constructing an Error costs even without its stack (1.6 % of a worker's CPU samples
+ * under the one-slot load, perf).
  */
 export function errorOf(code: ErrorCode, message: string = catalogue[code][1]): Reply {
   const body = message === catalogue[code][1] ? defaultErrorBodies.get(code)! : JSON.stringify({ error: code, message });
