@@ -15,17 +15,17 @@ const body = (room: number, user: number, date: string) =>
   `{"room_name":"ROOM${room}","user_name":"user${user}","date":"${date}"}`;
 
 /**
- * post_book.lua: per thread, today+0, today+1, ... for ROOM1/user1. Requests go to the virtual
- * threads in turn, as wrk's threads would share them.
+ * A stream whose bodies depend on how many requests a (virtual) thread has sent before, as in the
+ * Lua scripts' per-thread counter. Requests go to the threads in turn, as wrk's threads share them.
  */
-function postBook(threads: number): () => string {
-  const offsets = new Array<number>(threads).fill(0);
+function perThread(threads: number, bodyAfter: (sentBefore: number) => string): () => string {
+  const sent = new Array<number>(threads).fill(0);
   let next = 0;
-  return () => {
-    const thread = next++ % threads;
-    return body(1, 1, shortDate(Date.now() + offsets[thread]++ * DAY_MS));
-  };
+  return () => bodyAfter(sent[next++ % threads]++);
 }
+
+/** post_book.lua: per thread, today+0, today+1, ... for ROOM1/user1. */
+const postBook = (threads: number) => perThread(threads, (n) => body(1, 1, shortDate(Date.now() + n * DAY_MS)));
 
 /** fresh_bookings.lua: slot base+k; room = s % rooms, day = (s / rooms + room*7) % days from tomorrow. */
 function freshBookings(settings: Record<string, number>): () => string {
@@ -44,14 +44,7 @@ function freshBookings(settings: Record<string, number>): () => string {
 }
 
 /** past_date.lua: per thread, today-1, today-2, ... today-365, then again, for ROOM1/user1. */
-function pastDate(threads: number): () => string {
-  const offsets = new Array<number>(threads).fill(0);
-  let next = 0;
-  return () => {
-    const thread = next++ % threads;
-    return body(1, 1, shortDate(Date.now() - (1 + (offsets[thread]++ % 365)) * DAY_MS));
-  };
-}
+const pastDate = (threads: number) => perThread(threads, (n) => body(1, 1, shortDate(Date.now() - (1 + (n % 365)) * DAY_MS)));
 
 /** one_slot.lua: ROOM1/user1 on the day 30 days after the stream starts, every time. */
 function oneSlot(): () => string {
