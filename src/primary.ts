@@ -5,6 +5,7 @@ import { embeddedMaxConnections, fitWorkers, readConnectionLimits, type WorkerFi
 import { createSql } from './db/sql';
 import { migrate } from './db/migrate';
 import type { EmbeddedDatabase } from './db/embedded';
+import { workerExecArgv } from './heap';
 import { log } from './log';
 import { PrimaryMetrics, startMetricsServer, type MetricsServer } from './metrics/primary';
 import { version } from './version';
@@ -137,6 +138,7 @@ function startWorkers(config: Config, databaseUrl: string, port: number, isEmbed
       setTimeout(() => isShuttingDown() || fork(), delay);
     });
   };
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv) }); // applies to every fork, replacements too
   for (let i = 0; i < config.workers; i++) fork();
   return Promise.resolve();
 }

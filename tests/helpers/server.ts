@@ -22,11 +22,13 @@ export const MAIN = path.resolve(__dirname, '../../dist/src/main.js');
 /**
  * env: an undefined value removes the variable (the child sees it unset, whatever this process has).
  * openFiles: the child's limit of open file descriptors (ulimit -n), else this process's.
+ * nodeArgs: options for node itself, before the script (what an operator gives as `node --flag main.js`).
  */
-export function runMain(env: Record<string, string | undefined>, args: string[] = [], openFiles?: number): ChildProcess {
+export function runMain(env: Record<string, string | undefined>, args: string[] = [], openFiles?: number,
+  nodeArgs: string[] = []): ChildProcess {
   const [command, argv] = openFiles === undefined
-    ? [process.execPath, [MAIN, ...args]]
-    : ['/bin/sh', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, MAIN, ...args]];
+    ? [process.execPath, [...nodeArgs, MAIN, ...args]]
+    : ['/bin/sh', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, ...nodeArgs, MAIN, ...args]];
   return spawn(command, argv, {
     // METRICS_PORT=0: servers of parallel test files must not all claim the default 9100.
     env: { ...process.env, LOG_LEVEL: 'info', METRICS_PORT: '0', ...env },
@@ -36,11 +38,11 @@ export function runMain(env: Record<string, string | undefined>, args: string[] 
 
 /** workers: 2 unless given; 'default' leaves WORKERS unset (one per core, or what the database has room for). */
 export async function startServer(options: { databaseUrl?: string; workers?: number | 'default'; env?: Record<string, string | undefined>;
-  openFiles?: number }): Promise<RunningServer> {
+  openFiles?: number; nodeArgs?: string[] }): Promise<RunningServer> {
   const workers = options.workers === 'default' ? undefined : String(options.workers ?? 2);
   const env: Record<string, string | undefined> = { PORT: '0', WORKERS: workers, ...options.env };
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
-  const child = runMain(env, [], options.openFiles);
+  const child = runMain(env, [], options.openFiles, options.nodeArgs);
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let metricsPort = 0;

@@ -314,3 +314,28 @@ describe('worker replacement', () => {
     expect(failed.filter((answer) => answer.at < killedAt || answer.at > subscribedAt)).toEqual([]);
   });
 });
+
+describe('worker heap bound', () => {
+  /** A process's command line, argument by argument. */
+  const commandLine = (pid: number): string[] => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+
+  test('workers start with the heap growth bound (src/heap.ts); a bound the operator gave node is kept', async () => {
+    const plain = await startServer({ databaseUrl: database.url, workers: 2 });
+    try {
+      const workers = childrenOf(plain.process.pid!);
+      expect(workers).toHaveLength(2);
+      for (const pid of workers) expect(commandLine(pid)).toContain('--heap-growing-percent=50');
+    } finally {
+      await plain.stop();
+    }
+    const tuned = await startServer({ databaseUrl: database.url, workers: 1, nodeArgs: ['--heap-growing-percent=80'] });
+    try {
+      const workers = childrenOf(tuned.process.pid!);
+      expect(workers).toHaveLength(1);
+      expect(commandLine(workers[0])).toContain('--heap-growing-percent=80');
+      expect(commandLine(workers[0])).not.toContain('--heap-growing-percent=50');
+    } finally {
+      await tuned.stop();
+    }
+  });
+});
