@@ -38,11 +38,16 @@ export class NameIndex {
     if (id === undefined || this.byName.get(name) === id) this.byName.delete(name);
   }
 
-  /** Replaces every entry: ids[i] is the id of names[i]. */
+  /**
+   * Makes the index hold exactly these entries (ids[i] is the id of names[i]; names are unique).
+   * Done in place: a second map of every name would be alive beside the first during a reload.
+   */
   replaceAll({ ids, names }: { ids: readonly number[]; names: readonly string[] }): void {
-    const next = new Map<string, number>();
-    for (let i = 0; i < ids.length; i++) next.set(names[i], ids[i]);
-    this.byName = next;
+    const map = this.byName;
+    for (let i = 0; i < ids.length; i++) if (map.get(names[i]) !== ids[i]) map.set(names[i], ids[i]);
+    if (map.size === ids.length) return; // every entry is one of these names: nothing left over
+    const current = new Set(names);
+    for (const name of map.keys()) if (!current.has(name)) map.delete(name);
   }
 }
 

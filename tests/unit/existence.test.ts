@@ -33,4 +33,15 @@ describe('ExistenceCache', () => {
     expect(cache.users.idOf('bob')).toBe(3);
     expect(cache.users.size).toBe(2);
   });
+
+  test('replaceAll takes the new id of a name that was re-created, and empties on an empty table', () => {
+    const cache = new ExistenceCache();
+    cache.apply({ kind: 'room', op: 'insert', id: 4, name: 'HALL' });
+    cache.apply({ kind: 'room', op: 'insert', id: 5, name: 'ATTIC' });
+    cache.rooms.replaceAll({ ids: [9, 5], names: ['HALL', 'ATTIC'] });
+    expect(cache.rooms.idOf('HALL')).toBe(9);
+    expect(cache.rooms.idOf('ATTIC')).toBe(5);
+    cache.rooms.replaceAll({ ids: [], names: [] });
+    expect(cache.rooms.size).toBe(0);
+  });
 });
