@@ -4,7 +4,9 @@
 -- slot already in the batch follow the first). That is roombook's whole path, database included,
 -- without the database's work per row. The same Lua work per request as post_book.lua.
 -- By hand: wrk -t4 -c64 -d10s -s bench/lua/one_slot.lua http://127.0.0.1:PORT
-dofile((debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "status_counts.lua")
+local here = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./"
+dofile(here .. "status_counts.lua")
+dofile(here .. "original_request.lua")
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -12,9 +14,5 @@ wrk.headers["Content-Type"] = "application/json"
 local slot_time = os.time() + 30 * 86400
 
 request = function()
-  local date = os.date("!*t", slot_time)
-  local formatted_date = string.format("%02d.%02d.%02d", date.day, date.month, date.year % 100)
-  local body = string.format('{"room_name":"%s","user_name":"%s","date":"%s"}',
-    string.format("ROOM%d", 1), string.format("user%d", 1), formatted_date)
-  return wrk.format("POST", "/book", nil, body)
+  return original_request(slot_time)
 end
