@@ -49,6 +49,15 @@ export async function insertRoomsSilently(sql: postgres.Sql, names: string[]): P
   });
 }
 
+/** Deletes rooms with the notify trigger off: every worker keeps them cached until a reload. */
+export async function deleteRoomsSilently(sql: postgres.Sql, names: string[]): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`ALTER TABLE rooms DISABLE TRIGGER rooms_notify`;
+    await tx`DELETE FROM rooms WHERE name = ANY(${names})`;
+    await tx`ALTER TABLE rooms ENABLE TRIGGER rooms_notify`;
+  });
+}
+
 export async function roomCount(sql: postgres.Sql): Promise<number> {
   const [{ count }] = await sql`SELECT count(*)::int AS count FROM rooms`;
   return count;

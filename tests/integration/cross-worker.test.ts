@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { connect, createDatabase, insertRoomsSilently, roomCount } from '../helpers/database';
+import { connect, createDatabase, deleteRoomsSilently, insertRoomsSilently, roomCount } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
 import { dayFromToday, onNewConnection } from '../helpers/http';
 import { relayTo, type SilencingRelay } from '../helpers/relay';
@@ -206,6 +206,20 @@ describe('three workers, one database', () => {
     await waitFor('every worker to hear the new room', () => everyWorkerCounts(server.port, before + 4), 5000);
     expect(statuses(await bookAll(server.port, 'heard-again', days(1, 20)))).toEqual(Array(20).fill(201));
     expect(statuses(await bookAll(server.port, 'silent-2', days(1, 20)))).toEqual(Array(20).fill(201));
+  });
+
+  test('a reload also drops the names deleted while nobody was told (the cache is updated in place)', async () => {
+    await sql`INSERT INTO rooms (name) VALUES ('SOON-GONE-1'), ('SOON-GONE-2'), ('STAYS')`;
+    const before = await roomCount(sql);
+    await waitFor('every worker to hear the three rooms', () => everyWorkerCounts(server.port, before), 5000);
+
+    await deleteRoomsSilently(sql, ['SOON-GONE-1', 'SOON-GONE-2']);
+    expect(await readyRoomCounts(server.port)).toEqual(Array(24).fill(before)); // nobody heard of it
+
+    await sql`SELECT pg_notify('roombook_names', '{"op":"reload"}')`;
+    await waitFor('every worker to reload (2 rooms fewer)', () => everyWorkerCounts(server.port, before - 2), 5000);
+    expect(errorCodes(await bookAll(server.port, 'soon-gone-1', days(1, 3)))).toEqual(Array(3).fill('room_not_found'));
+    expect(statuses(await bookAll(server.port, 'stays', days(1, 3)))).toEqual(Array(3).fill(201));
   });
 });
 
