@@ -80,3 +80,25 @@ test('requests without a client to watch are decided as before', async () => {
   expect(await batcher.decide(request)).toMatchObject({ outcome: 'booked' });
   expect(await batcher.decide({ ...request, userId: userIds[0] })).toEqual({ outcome: 'already_booked' });
 });
+
+test('one statement answers each of its requests in full: a booking, a follower, a booked slot, a stale name, an unknown user', async () => {
+  const taken = slot(userIds[0]);
+  await batcher.decide(taken); // an earlier statement books this slot
+  const fresh = slot(userIds[0]);
+  const before = batcher.stats.batches;
+  const [booked, follower, alreadyBooked, staleRoom, unknownUser] = await Promise.all([
+    batcher.decide({ ...fresh, roomName: 'BATCHED', userName: 'first' }),
+    batcher.decide({ ...fresh, userId: userIds[1] }), // same slot, same batch: follows the first
+    batcher.decide({ ...taken, userId: userIds[1] }),
+    batcher.decide({ ...slot(userIds[1]), roomName: 'RENAMED' }), // the cache's name is not the room's
+    batcher.decide({ ...slot(2_000_000_000) }),
+  ]);
+  expect(batcher.stats.batches).toBe(before + 1);
+  expect(booked).toEqual({ outcome: 'booked', booking: { id: expect.any(Number), room_id: roomId, room_name: 'BATCHED',
+    user_id: userIds[0], user_name: 'first', date: fresh.day } });
+  expect(follower).toEqual({ outcome: 'already_booked' });
+  expect(alreadyBooked).toEqual({ outcome: 'already_booked' });
+  expect(staleRoom).toEqual({ outcome: 'room_invalid' });
+  expect(unknownUser).toEqual({ outcome: 'user_invalid' });
+  expect(await bookedBy(fresh.day)).toEqual([userIds[0]]);
+});
