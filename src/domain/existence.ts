@@ -39,15 +39,17 @@ export class NameIndex {
   }
 
   /**
-   * Makes the index hold exactly these entries (ids[i] is the id of names[i]; names are unique).
-   * Done in place: a second map of every name would be alive beside the first during a reload.
+   * Sets these [id, name] rows: a page of a full reload. Updated in place, entry by entry: a second
+   * map of every name would be alive beside the first while a reload runs.
    */
-  replaceAll({ ids, names }: { ids: readonly number[]; names: readonly string[] }): void {
+  setRows(rows: readonly (readonly [number, string])[]): void {
     const map = this.byName;
-    for (let i = 0; i < ids.length; i++) if (map.get(names[i]) !== ids[i]) map.set(names[i], ids[i]);
-    if (map.size === ids.length) return; // every entry is one of these names: nothing left over
-    const current = new Set(names);
-    for (const name of map.keys()) if (!current.has(name)) map.delete(name);
+    for (const [id, name] of rows) if (map.get(name) !== id) map.set(name, id);
+  }
+
+  /** Drops every name that is not in `current` (names deleted while no notification came). */
+  keepOnly(current: ReadonlySet<string>): void {
+    for (const name of this.byName.keys()) if (!current.has(name)) this.byName.delete(name);
   }
 }
 

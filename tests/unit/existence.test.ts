@@ -25,23 +25,25 @@ describe('ExistenceCache', () => {
     expect(cache.rooms.idOf('HALL')).toBe(7);
   });
 
-  test('replaceAll swaps the whole index', () => {
+  test('setRows adds and updates entries in place; keepOnly drops the names not given', () => {
     const cache = new ExistenceCache();
     cache.apply({ kind: 'user', op: 'insert', id: 1, name: 'gone' });
-    cache.users.replaceAll({ ids: [2, 3], names: ['alice', 'bob'] });
+    cache.users.setRows([[2, 'alice'], [3, 'bob']]);
+    expect(cache.users.size).toBe(3); // nothing is dropped by setRows
+    cache.users.keepOnly(new Set(['alice', 'bob']));
     expect(cache.users.idOf('gone')).toBeUndefined();
     expect(cache.users.idOf('bob')).toBe(3);
     expect(cache.users.size).toBe(2);
   });
 
-  test('replaceAll takes the new id of a name that was re-created, and empties on an empty table', () => {
+  test('setRows takes the new id of a name that was re-created; keepOnly with no names empties', () => {
     const cache = new ExistenceCache();
     cache.apply({ kind: 'room', op: 'insert', id: 4, name: 'HALL' });
     cache.apply({ kind: 'room', op: 'insert', id: 5, name: 'ATTIC' });
-    cache.rooms.replaceAll({ ids: [9, 5], names: ['HALL', 'ATTIC'] });
+    cache.rooms.setRows([[9, 'HALL'], [5, 'ATTIC']]);
     expect(cache.rooms.idOf('HALL')).toBe(9);
     expect(cache.rooms.idOf('ATTIC')).toBe(5);
-    cache.rooms.replaceAll({ ids: [], names: [] });
+    cache.rooms.keepOnly(new Set());
     expect(cache.rooms.size).toBe(0);
   });
 });

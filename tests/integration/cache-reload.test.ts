@@ -1,0 +1,59 @@
+import { createDatabase } from '../helpers/database';
+import { createSql, type Sql } from '../../src/db/sql';
+import { migrate } from '../../src/db/migrate';
+import { NamedRepository } from '../../src/db/named';
+import { reloadIndex } from '../../src/db/listen';
+import { NameIndex } from '../../src/domain/existence';
+
+/**
+ * A full cache reload reads the table through a cursor, a page at a time (src/db/listen.ts), on a
+ * real database and with pages of 10 rows, so that 25 rooms take three pages.
+ */
+let database: Awaited<ReturnType<typeof createDatabase>>;
+let sql: Sql;
+let rooms: NamedRepository;
+const ids = new Map<string, number>();
+
+beforeAll(async () => {
+  database = await createDatabase();
+  sql = createSql(database.url, { max: 2, applicationName: 'roombook-reload-test' });
+  await migrate(sql);
+  for (let i = 1; i <= 25; i++) {
+    const [{ id }] = await sql`INSERT INTO rooms (name) VALUES (${`PAGED${i}`}) RETURNING id`;
+    ids.set(`PAGED${i}`, id);
+  }
+  rooms = new NamedRepository(sql, 'room');
+});
+afterAll(async () => {
+  await sql?.end();
+  await database?.drop();
+});
+
+test('the table is read a page at a time, and a page that says stop ends the read', async () => {
+  const pages: number[] = [];
+  expect(await rooms.eachPage((rows) => (pages.push(rows.length), true), 10)).toBe(25);
+  expect(pages).toEqual([10, 10, 5]);
+  pages.length = 0;
+  await rooms.eachPage((rows) => (pages.push(rows.length), false), 10);
+  expect(pages).toEqual([10]);
+});
+
+test('a reload over several pages holds exactly the table: stale ids replaced, deleted names dropped', async () => {
+  const index = new NameIndex();
+  index.set('PAGED3', 999_999); // re-created since: the table has another id
+  index.set('DELETED', 7); // deleted while no notification came
+  let pages = 0; // each one moves the reload's deadline on
+  expect(await reloadIndex(rooms, index, { abandoned: false }, () => pages++, 10)).toBe(25);
+  expect(pages).toBe(6); // 3 pages, twice: the deleted name made it read the table again to find it
+  expect(index.size).toBe(25);
+  expect(index.idOf('PAGED3')).toBe(ids.get('PAGED3'));
+  expect(index.idOf('PAGED25')).toBe(ids.get('PAGED25'));
+  expect(index.idOf('DELETED')).toBeUndefined();
+});
+
+test('an abandoned reload (past its deadline) applies no page that arrives after', async () => {
+  const index = new NameIndex();
+  const run = { abandoned: true };
+  await reloadIndex(rooms, index, run, () => {}, 10);
+  expect(index.size).toBe(0);
+});
