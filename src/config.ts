@@ -78,7 +78,7 @@ export const settings = {
     parse: integer(100, 600000), meaning: 'how often a worker proves its LISTEN connection alive (ping through NOTIFY)' },
   queryTimeoutMs: { env: 'QUERY_TIMEOUT_MS', fallback: '10000', accepts: 'an integer 1000-600000',
     parse: integer(1000, 600000),
-    meaning: 'longest a read or admin query or transaction may wait for its answer: then 503 db_unavailable, and the worker renews its read connections; also their idle_in_transaction_session_timeout; a cache reload reads each table in one query (1,000,000 names: 4-5 s on 2 cores)' },
+    meaning: 'longest a read or admin query or transaction may wait for its answer: then 503 db_unavailable, and the worker renews its read connections; also their idle_in_transaction_session_timeout' },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', fallback: '8000', accepts: 'an integer 100-60000',
     parse: integer(100, 60000), meaning: 'longest a graceful shutdown waits for requests in flight' },
   logLevel: { env: 'LOG_LEVEL', fallback: 'info', accepts: 'debug, info, warn, error or silent',

@@ -34,8 +34,8 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
     config.queryTimeoutMs, (why) => log.warn(`${why}: read connections renewed`));
   const sql = readPool.sql;
   const cache = new ExistenceCache();
-  const rooms = new NamedRepository(sql, 'room');
-  const users = new NamedRepository(sql, 'user');
+  const rooms = new NamedRepository(sql, 'room', readPool.current);
+  const users = new NamedRepository(sql, 'user', readPool.current);
   const listener = new NameListener(databaseUrl, sql, cache, { room: rooms, user: users }, config.listenerCheckMs,
     () => readPool.renew('the listener\'s check or reload failed'));
   const batcher = new BookingBatcher(() => createSql(databaseUrl, {

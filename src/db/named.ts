@@ -20,7 +20,8 @@ export class NamedRepository {
   private readonly table: string;
   private readonly column: string;
 
-  constructor(private readonly sql: Sql, readonly kind: Kind) {
+  /** readAll: the pool for eachPage, whose read may take longer than one query's deadline. */
+  constructor(private readonly sql: Sql, readonly kind: Kind, private readonly readAll: () => Sql = () => sql) {
     this.table = tables[kind];
     this.column = bookingColumn[kind];
   }
@@ -35,14 +36,17 @@ export class NamedRepository {
    * One statement, so one snapshot, in which names are unique; read through a cursor, so that a
    * reload of 1,000,000 names holds a page of rows at a time rather than all of them at once
    * (236 MB per worker after three reloads, against 500-560 MB when one row held two arrays of
-   * every id and name). Through the read pool, the whole read must end within QUERY_TIMEOUT_MS:
-   * 1,000,000 names took 4-5 s on the 2-core bench machine. `onPage` returning false stops the read.
+   * every id and name). It goes through `readAll`, not bounded by QUERY_TIMEOUT_MS as a whole:
+   * 1,000,000 names took 4-5 s on the 2-core bench machine, and a caller that watches the pages
+   * (the reload's deadline, moved on by each page) tells a long read from a stalled one. `onPage`
+   * returning false stops the read.
    */
   async eachPage(onPage: (rows: readonly (readonly [number, string])[]) => boolean, pageRows = RELOAD_PAGE_ROWS): Promise<number> {
+    const sql = this.readAll();
     let count = 0;
-    await this.sql`SELECT id, name FROM ${this.sql(this.table)}`.values().cursor(pageRows, (rows) => {
+    await sql`SELECT id, name FROM ${sql(this.table)}`.values().cursor(pageRows, (rows) => {
       count += rows.length;
-      return onPage(rows as unknown as (readonly [number, string])[]) ? undefined : this.sql.CLOSE;
+      return onPage(rows as unknown as (readonly [number, string])[]) ? undefined : sql.CLOSE;
     });
     return count;
   }

@@ -86,6 +86,11 @@ export function closePool(sql: { end(options: { timeout: number }): Promise<void
  */
 export interface RenewablePool {
   readonly sql: Sql;
+  /**
+   * The current pool itself, whose queries have no deadline of their own: for a caller that keeps
+   * one as it goes (the cache reload moves its deadline on with every page, src/db/listen.ts).
+   */
+  current(): Sql;
   /** Renews the pool unless that happened less than a second ago (an outage reports many times). */
   renew(why: string): boolean;
   close(seconds: number): Promise<void>;
@@ -146,5 +151,5 @@ export function createRenewablePool(open: () => Sql, queryTimeoutMs: number, onR
       return typeof value === 'function' ? value.bind(current) : value;
     },
   });
-  return { sql, renew, close: (seconds) => closePool(current, seconds) };
+  return { sql, renew, current: () => current, close: (seconds) => closePool(current, seconds) };
 }

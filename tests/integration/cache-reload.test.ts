@@ -1,9 +1,10 @@
 import { createDatabase } from '../helpers/database';
-import { createSql, type Sql } from '../../src/db/sql';
+import { createRenewablePool, createSql, type Sql } from '../../src/db/sql';
 import { migrate } from '../../src/db/migrate';
 import { NamedRepository } from '../../src/db/named';
 import { reloadIndex } from '../../src/db/listen';
 import { NameIndex } from '../../src/domain/existence';
+import { startServer } from '../helpers/server';
 
 /**
  * A full cache reload reads the table through a cursor, a page at a time (src/db/listen.ts), on a
@@ -56,4 +57,52 @@ test('an abandoned reload (past its deadline) applies no page that arrives after
   const run = { abandoned: true };
   await reloadIndex(rooms, index, run, () => {}, 10);
   expect(index.size).toBe(0);
+});
+
+test('a reload read is not cut off by the read pool\'s deadline for one query: it waits out a lock that outlasts it', async () => {
+  const pool = createRenewablePool(() => createSql(database.url, { max: 2, applicationName: 'roombook-reload-test' }), 300, () => {});
+  const reader = new NamedRepository(pool.sql, 'room', pool.current);
+  try {
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => { locked = resolve; });
+    const lock = sql.begin(async (tx) => {
+      await tx`LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE`;
+      locked();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    });
+    await lockTaken;
+    const bounded = pool.sql`SELECT count(*) FROM rooms`.then(() => 'answered', (error) => error.code);
+    const started = performance.now();
+    const count = await reader.eachPage(() => true, 10); // waits for the lock, then reads
+    expect(count).toBe(25);
+    expect(performance.now() - started).toBeGreaterThan(600);
+    expect(await bounded).toBe('QUERY_DEADLINE'); // the same wait through pool.sql fails at 300 ms
+    await lock;
+  } finally {
+    await pool.close(0);
+  }
+});
+
+test('through the real server: a reload that waits out a lock longer than QUERY_TIMEOUT_MS ends at the first try', async () => {
+  const server = await startServer({ databaseUrl: database.url, workers: 1, env: { QUERY_TIMEOUT_MS: '1000' } });
+  try {
+    const reloads = async () => Number(/^roombook_cache_reloads_total (\d+)$/m.exec(await (await fetch(server.metricsUrl)).text())![1]);
+    const before = await reloads();
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => { locked = resolve; });
+    const lock = sql.begin(async (tx) => {
+      await tx`LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE`;
+      locked();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    });
+    await lockTaken;
+    await sql`SELECT pg_notify('roombook_names', '{"op":"reload"}')`;
+    await lock;
+    const deadline = Date.now() + 5000;
+    while ((await reloads()) < before + 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await reloads()).toBe(before + 1);
+    expect(server.logs()).not.toContain('existence cache reload failed');
+  } finally {
+    await server.stop();
+  }
 });
