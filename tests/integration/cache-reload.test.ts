@@ -30,6 +30,22 @@ afterAll(async () => {
   await database?.drop();
 });
 
+/**
+ * Holds an ACCESS EXCLUSIVE lock on rooms for `ms` (every read of it waits); resolves once it is
+ * taken, with the promise of its release (wrapped: an async function would wait for it).
+ */
+async function lockRooms(ms: number): Promise<{ released: Promise<unknown> }> {
+  let taken!: () => void;
+  const lockTaken = new Promise<void>((resolve) => { taken = resolve; });
+  const held = sql.begin(async (tx) => {
+    await tx`LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE`;
+    taken();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  });
+  await lockTaken;
+  return { released: held };
+}
+
 test('the table is read a page at a time, and a page that says stop ends the read', async () => {
   const pages: number[] = [];
   expect(await rooms.eachPage((rows) => (pages.push(rows.length), true), 10)).toBe(25);
@@ -63,21 +79,14 @@ test('a reload read is not cut off by the read pool\'s deadline for one query: i
   const pool = createRenewablePool(() => createSql(database.url, { max: 2, applicationName: 'roombook-reload-test' }), 300, () => {});
   const reader = new NamedRepository(pool.sql, 'room', pool.current);
   try {
-    let locked!: () => void;
-    const lockTaken = new Promise<void>((resolve) => { locked = resolve; });
-    const lock = sql.begin(async (tx) => {
-      await tx`LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE`;
-      locked();
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    });
-    await lockTaken;
+    const { released } = await lockRooms(1000);
     const bounded = pool.sql`SELECT count(*) FROM rooms`.then(() => 'answered', (error) => error.code);
     const started = performance.now();
     const count = await reader.eachPage(() => true, 10); // waits for the lock, then reads
     expect(count).toBe(25);
     expect(performance.now() - started).toBeGreaterThan(600);
     expect(await bounded).toBe('QUERY_DEADLINE'); // the same wait through pool.sql fails at 300 ms
-    await lock;
+    await released;
   } finally {
     await pool.close(0);
   }
@@ -88,16 +97,9 @@ test('through the real server: a reload that waits out a lock longer than QUERY_
   try {
     const reloads = async () => Number(/^roombook_cache_reloads_total (\d+)$/m.exec(await (await fetch(server.metricsUrl)).text())![1]);
     const before = await reloads();
-    let locked!: () => void;
-    const lockTaken = new Promise<void>((resolve) => { locked = resolve; });
-    const lock = sql.begin(async (tx) => {
-      await tx`LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE`;
-      locked();
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-    });
-    await lockTaken;
+    const { released } = await lockRooms(2000);
     await sql`SELECT pg_notify('roombook_names', '{"op":"reload"}')`;
-    await lock;
+    await released;
     const deadline = Date.now() + 5000;
     while ((await reloads()) < before + 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await reloads()).toBe(before + 1);
