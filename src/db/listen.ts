@@ -34,18 +34,16 @@ function withDeadline<T>(work: Promise<T> | ((progress: () => void) => Promise<T
  */
 export async function reloadIndex(repository: NamedRepository, index: NameIndex, run: { abandoned: boolean },
   progress: () => void, pageRows?: number): Promise<number> {
-  const count = await repository.eachPage((rows) => {
+  /** Every page moves the deadline on; once the run is abandoned, no page is used and the read stops. */
+  const read = (use: (rows: readonly (readonly [number, string])[]) => void) => repository.eachPage((rows) => {
     progress();
-    if (!run.abandoned) index.setRows(rows);
+    if (!run.abandoned) use(rows);
     return !run.abandoned;
   }, pageRows);
+  const count = await read((rows) => index.setRows(rows));
   if (index.size === count || run.abandoned) return count;
   const current = new Set<string>();
-  await repository.eachPage((rows) => {
-    progress();
-    for (const [, name] of rows) current.add(name);
-    return !run.abandoned;
-  }, pageRows);
+  await read((rows) => { for (const [, name] of rows) current.add(name); });
   if (!run.abandoned) index.keepOnly(current);
   return count;
 }

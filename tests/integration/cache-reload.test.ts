@@ -5,6 +5,8 @@ import { NamedRepository } from '../../src/db/named';
 import { reloadIndex } from '../../src/db/listen';
 import { NameIndex } from '../../src/domain/existence';
 import { startServer } from '../helpers/server';
+import { scrape, total } from '../helpers/metrics';
+import { waitFor } from '../helpers/wait';
 
 /**
  * A full cache reload reads the table through a cursor, a page at a time (src/db/listen.ts), on a
@@ -95,13 +97,12 @@ test('a reload read is not cut off by the read pool\'s deadline for one query: i
 test('through the real server: a reload that waits out a lock longer than QUERY_TIMEOUT_MS ends at the first try', async () => {
   const server = await startServer({ databaseUrl: database.url, workers: 1, env: { QUERY_TIMEOUT_MS: '1000' } });
   try {
-    const reloads = async () => Number(/^roombook_cache_reloads_total (\d+)$/m.exec(await (await fetch(server.metricsUrl)).text())![1]);
+    const reloads = async () => total(await scrape(server.metricsUrl), 'roombook_cache_reloads_total');
     const before = await reloads();
     const { released } = await lockRooms(2000);
     await sql`SELECT pg_notify('roombook_names', '{"op":"reload"}')`;
     await released;
-    const deadline = Date.now() + 5000;
-    while ((await reloads()) < before + 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor('the worker to reload', async () => (await reloads()) >= before + 1, 5000);
     expect(await reloads()).toBe(before + 1);
     expect(server.logs()).not.toContain('existence cache reload failed');
   } finally {
