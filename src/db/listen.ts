@@ -17,7 +17,7 @@ export const NAMES_CHANNEL = 'roombook_names';
  */
 const DATABASE_CALL_DEADLINE_MS = 5000;
 
-function withDeadline<T>(work: Promise<T> | ((progress: () => void) => Promise<T>), what: string): Promise<T> {
+export function withDeadline<T>(work: Promise<T> | ((progress: () => void) => Promise<T>), what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} made no progress for ${DATABASE_CALL_DEADLINE_MS} ms`)), DATABASE_CALL_DEADLINE_MS);
