@@ -1,4 +1,5 @@
 import type { Sql } from './sql';
+import { bareArrayLiteral, textArrayLiteral } from './array-literal';
 
 /**
  * The statement that decides a batch of bookings, and the lookup that settles a batch whose
@@ -22,13 +23,13 @@ import type { Sql } from './sql';
  * user are scalar subqueries, so the plan looks each one up by primary key whatever the tables'
  * sizes; a join planned for an unknown batch size chose to scan the whole users table instead.
  */
-const decideBatchStatement = (sql: Sql, skipBooked: boolean, roomIds: number[], roomNames: (string | null)[],
-  userIds: number[], userNames: (string | null)[], days: string[]) => sql`
+const decideBatchStatement = (sql: Sql, skipBooked: boolean, [roomIds, roomNames, userIds, userNames, days]: Columns) => sql`
   WITH input AS (
     SELECT t.slot::int AS slot, t.room_id, t.user_id, t.day,
       (SELECT name FROM rooms WHERE id = t.room_id) AS room_now, t.room_name,
       (SELECT name FROM users WHERE id = t.user_id) AS user_now, t.user_name
-    FROM unnest(${roomIds}::int[], ${roomNames}::text[], ${userIds}::int[], ${userNames}::text[], ${days}::date[])
+    FROM unnest(${bareArrayLiteral(roomIds)}::int[], ${textArrayLiteral(roomNames)}::text[], ${bareArrayLiteral(userIds)}::int[],
+      ${textArrayLiteral(userNames)}::text[], ${bareArrayLiteral(days)}::date[])
       WITH ORDINALITY AS t(room_id, room_name, user_id, user_name, day, slot)
   ), inserted AS (
     INSERT INTO bookings (room_id, user_id, day)
@@ -95,7 +96,7 @@ function matches(nameNow: string | null, nameGiven: string | null): boolean {
 
 /** Decides every request of the batch in one statement; the answers come in the requests' order. */
 async function decideBatch(sql: Sql, requests: readonly BookingRequest[], skipBooked: boolean): Promise<Decision[]> {
-  const rows = await decideBatchStatement(sql, skipBooked, ...toColumns(requests));
+  const rows = await decideBatchStatement(sql, skipBooked, toColumns(requests));
   const decisions = new Array<Decision>(requests.length);
   for (const row of rows) {
     const slot = row.slot - 1;
