@@ -18,6 +18,15 @@ const defaultErrorBodies = new Map<string, string>(
   Object.entries(catalogue).map(([code, [, message]]) => [code, JSON.stringify({ error: code, message })]),
 );
 
+/**
+ * `{"error":"<code>","message":` per code: a body with its own message serialises only the message,
+ * which costs about half of serialising the whole object (the 409s of the original script each
+ * name their day).
+ */
+const errorBodyPrefixes = new Map<string, string>(
+  Object.keys(catalogue).map((code) => [code, JSON.stringify({ error: code, message: '' }).slice(0, -3)]),
+);
+
 export interface Reply {
   status: number;
   body?: unknown; // JSON-serialised; absent for 204
@@ -45,7 +54,7 @@ export const errorReply = (error: AppError): Reply => errorOf(error.code, error.
  * under the one-slot load, perf).
  */
 export function errorOf(code: ErrorCode, message: string = catalogue[code][1]): Reply {
-  const body = message === catalogue[code][1] ? defaultErrorBodies.get(code)! : JSON.stringify({ error: code, message });
+  const body = message === catalogue[code][1] ? defaultErrorBodies.get(code)! : `${errorBodyPrefixes.get(code)!}${JSON.stringify(message)}}`;
   return { status: statusOf(code), body: new PreSerialised(body), headers: errorHeaders[code] };
 }
 

@@ -1,0 +1,23 @@
+import { catalogue, statusOf, type ErrorCode } from '../../src/errors';
+import { PreSerialised, errorOf } from '../../src/http/reply';
+
+/** The error bodies built by errorOf (src/http/reply.ts): the default ones at load, the others from a prefix per code. */
+const bodyOf = (code: ErrorCode, message?: string) => {
+  const reply = errorOf(code, message);
+  expect(reply.status).toBe(statusOf(code));
+  expect(reply.body).toBeInstanceOf(PreSerialised);
+  return JSON.parse((reply.body as PreSerialised).text);
+};
+
+test('every code with its default message', () => {
+  for (const code of Object.keys(catalogue) as ErrorCode[]) {
+    expect(bodyOf(code)).toEqual({ error: code, message: catalogue[code][1] });
+  }
+});
+
+test('every code with a message of its own, whatever characters the message holds', () => {
+  const message = 'No room is named "A\\B"\n\t\u0000 ÄÖ 😀 </script>';
+  for (const code of Object.keys(catalogue) as ErrorCode[]) {
+    expect(bodyOf(code, message)).toEqual({ error: code, message });
+  }
+});
