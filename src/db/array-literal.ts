@@ -1,8 +1,9 @@
 /**
  * PostgreSQL array literals for the booking statement's parameters, written here rather than by
  * postgres.js, whose serializer quotes every element through a closure and two regular expressions
- * (fresh bookings +6-9 % with these, README "Garbage collection under load"). The server reads the
- * literal with the type the statement casts it to (`$1::int[]`), as it reads postgres.js's own text.
+ * (fresh bookings +6-9 % with these: docs/performance.md, "Garbage collection under load"). The
+ * server reads the literal with the type the statement casts it to (`$1::int[]`), as it reads
+ * postgres.js's own text.
  */
 
 /** `{1,2,3}`, for elements that need no quoting: integers, ISO days. */
