@@ -47,7 +47,7 @@ export function commandLine(script: string, args: string[]): string {
 
 interface Target { what: string; measured: string; pass: boolean }
 
-function targets(results: ScenarioResult[]): Target[] {
+export function targets(results: ScenarioResult[]): Target[] {
   const byId = new Map(results.map((result) => [result.id, result]));
   const found: Target[] = [];
   const original = byId.get('original-c64');
@@ -58,8 +58,12 @@ function targets(results: ScenarioResult[]): Target[] {
   if (fresh) {
     found.push({ what: 'fresh workload ≥ 30,000 committed bookings/s', measured: `${formatCount(fresh.summary.bookingsPerSecond)}/s`, pass: fresh.summary.bookingsPerSecond >= 30000 });
   }
+  // The bare server's own p99 on the same machine in the same rounds: what the target can be read against.
+  const ceiling = byId.get('ceiling-c64');
+  const ceilingP99 = ceiling ? ` (the ceiling server's own: ${formatMs(ceiling.summary.latencyP99Ms)})` : '';
   for (const result of results.filter((r) => r.server === 'roombook' && r.connections === 64)) {
-    found.push({ what: `p99 < 5 ms: ${result.id}`, measured: formatMs(result.summary.latencyP99Ms), pass: result.summary.latencyP99Ms < 5 });
+    found.push({ what: `p99 < 5 ms: ${result.id}`, measured: `${formatMs(result.summary.latencyP99Ms)}${ceilingP99}`,
+      pass: result.summary.latencyP99Ms < 5 });
   }
   const roombook = results.filter((r) => r.server === 'roombook');
   if (roombook.length) {
