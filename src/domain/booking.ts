@@ -91,8 +91,8 @@ export class BookingService {
 export function normalised(kind: Kind, raw: string): string {
   const name = normalisers[kind](raw);
   if (name === undefined) {
-    const limits = kind === 'room' ? '3 to 16' : '3 to 34';
-    throw new AppError('invalid_name', `A ${kind} name must have ${limits} characters after trimming, and no control characters.`);
+    const [limits, casing] = kind === 'room' ? ['3 to 16', 'upper-casing'] : ['3 to 34', 'lower-casing'];
+    throw new AppError('invalid_name', `A ${kind} name must have ${limits} characters after trimming and ${casing}, and no control characters.`);
   }
   return name;
 }

@@ -18,20 +18,26 @@ function codePointLength(text: string): number {
   return length;
 }
 
-/** Trimmed, NFC-normalised, free of control characters and lone surrogates; undefined if not. */
-function clean(raw: string): string | undefined {
+/**
+ * Trimmed, in the case of its kind and in NFC, free of control characters and lone surrogates;
+ * undefined if not. NFC comes after the case mapping too, which can undo it ("i\u0307" upper-cases
+ * to "I\u0307", whose NFC is "\u0130"): a stored name sent back must come out of here unchanged,
+ * or the name the API returned would find another room, or none (tests/unit/names.test.ts checks
+ * this for every code point).
+ */
+function cased(raw: string, toCase: (s: string) => string): string | undefined {
   const trimmed = raw.trim();
-  if (printableAscii.test(trimmed)) return trimmed; // the common case skips the Unicode work
+  if (printableAscii.test(trimmed)) return toCase(trimmed); // the common case skips the Unicode work
   if (!trimmed.isWellFormed() || controlCharacter.test(trimmed)) return undefined;
-  return trimmed.normalize('NFC');
+  return toCase(trimmed.normalize('NFC')).normalize('NFC').trim();
 }
 
+/** Lengths are those of the name as stored, after the case mapping (upper-casing "ß" gives "SS"). */
 function normalise(raw: string, limits: { min: number; max: number }, toCase: (s: string) => string): string | undefined {
-  const cleaned = clean(raw);
-  if (cleaned === undefined) return undefined;
-  const cased = toCase(cleaned).trim();
-  const length = codePointLength(cased);
-  return length >= limits.min && length <= limits.max ? cased : undefined;
+  const name = cased(raw, toCase);
+  if (name === undefined) return undefined;
+  const length = codePointLength(name);
+  return length >= limits.min && length <= limits.max ? name : undefined;
 }
 
 export const normaliseRoomName = (raw: string): string | undefined =>

@@ -157,7 +157,10 @@ describe.each(kinds)('$path', (k) => {
       const answer = await api.post(k.path, { name: longest.toLowerCase() }, ADMIN);
       // A room's ß becomes SS (upper-case), which makes it too long; a user's stays one character.
       if (k.kind === 'user') expect(answer.body).toEqual({ id: expect.any(Number), name: longest });
-      else expectError(answer, 400, 'invalid_name');
+      else {
+        expectError(answer, 400, 'invalid_name');
+        expect(answer.body.message).toBe('A room name must have 3 to 16 characters after trimming and upper-casing, and no control characters.');
+      }
     });
 
     test.each([
@@ -217,6 +220,20 @@ describe.each(kinds)('$path', (k) => {
       const [room, user] = k.kind === 'room' ? [subject, partner] : [partner, subject];
       const answer = await api.post('/book', { room_name: room.name, user_name: user.name, date: dayFromToday(2) });
       expect(answer.status).toBe(201);
+    });
+
+    test('a name whose case mapping leaves NFC is stored in NFC: each spelling of it, and the name returned, find that row', async () => {
+      // Upper-casing "i\u0307" gives "I\u0307", whose NFC is "\u0130"; lower-casing "\u0130" gives "i\u0307".
+      const tag = (++counter).toString(36);
+      const spellings = [`i\u0307nfc${tag}`, `\u0130nfc${tag}`, `I\u0307nfc${tag}`];
+      const created = await create(k.path, spellings[0]);
+      expect(created.name).toBe(created.name.normalize('NFC'));
+      for (const name of [...spellings.slice(1), created.name]) expectError(await api.post(k.path, { name }, ADMIN), 409, 'name_taken');
+      const partner = await create(k.partner, unique('nfc'));
+      const [room, user] = k.kind === 'room' ? [created, partner] : [partner, created];
+      const answer = await api.post('/book', { room_name: room.name, user_name: user.name, date: dayFromToday(3) });
+      expect(answer.status).toBe(201);
+      expect(answer.body[`${k.kind}_id`]).toBe(created.id);
     });
   });
 

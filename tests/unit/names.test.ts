@@ -22,6 +22,16 @@ describe('room names', () => {
   test('composed and decomposed accents give the same name', () => {
     expect(normaliseRoomName('cafe\u0301')).toBe(normaliseRoomName('caf\u00e9'));
   });
+
+  test('NFC comes after the case mapping: upper-casing "i\u0307" gives "I\u0307", stored as "\u0130"', () => {
+    for (const spelling of ['i\u0307ab', '\u0130ab', 'I\u0307ab', '\u0130AB']) expect(normaliseRoomName(spelling)).toBe('\u0130AB');
+    expect(normaliseRoomName('\u03b0\u03b0\u03b0')).toBe('\u03ab\u0301\u03ab\u0301\u03ab\u0301'); // ΰ: Υ, diaeresis, acute
+  });
+
+  test('lengths are those of the name as stored: upper-casing ß gives SS', () => {
+    expect(normaliseRoomName('ß'.repeat(8))).toBe('S'.repeat(16));
+    expect(normaliseRoomName('ß'.repeat(9))).toBeUndefined();
+  });
 });
 
 describe('user names', () => {
@@ -33,4 +43,24 @@ describe('user names', () => {
 
   test.each(['us', 'a'.repeat(35), ' \u00a0 ', 'x\u001fy'])('%j is refused', (input) =>
     expect(normaliseUserName(input)).toBeUndefined());
+});
+
+/**
+ * A name as stored, sent back, must name the same row: normalising it again changes nothing. For
+ * every code point below U+20000 (the cased scripts all lie there), alone and before the combining
+ * marks that case mappings and compositions involve.
+ */
+test.each([
+  ['room', normaliseRoomName],
+  ['user', normaliseUserName],
+])('every %s name comes back unchanged when normalised again', (_, normalise) => {
+  const unstable: string[] = [];
+  for (let codePoint = 0x20; codePoint < 0x20000; codePoint++) {
+    if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue;
+    for (const mark of ['', '\u0301', '\u0307', '\u0308', '\u0345']) {
+      const stored = normalise(`ab${String.fromCodePoint(codePoint)}${mark}x`);
+      if (stored !== undefined && normalise(stored) !== stored) unstable.push(stored);
+    }
+  }
+  expect(unstable).toEqual([]);
 });

@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDatabase } from '../helpers/database';
+import { createSql, type Sql } from '../../src/db/sql';
+import { migrate } from '../../src/db/migrate';
+import { migrationsDir } from '../../src/paths';
+
+/**
+ * sql/005_names_in_nfc.sql on a real database holding what the migrations before it allowed: names
+ * stored out of NFC, as the name normalisation before it stored some (case mapping after NFC).
+ */
+let database: Awaited<ReturnType<typeof createDatabase>>;
+let sql: Sql;
+let before: string;
+
+beforeAll(async () => {
+  database = await createDatabase();
+  sql = createSql(database.url, { max: 1, applicationName: 'roombook-migrations-test' });
+  before = fs.mkdtempSync(path.join(os.tmpdir(), 'roombook-migrations-'));
+  for (const file of fs.readdirSync(migrationsDir).filter((name) => name < '005')) {
+    fs.copyFileSync(path.join(migrationsDir, file), path.join(before, file));
+  }
+});
+afterAll(async () => {
+  await sql?.end();
+  await database?.drop();
+  fs.rmSync(before, { recursive: true, force: true });
+});
+
+const names = async (table: 'rooms' | 'users'): Promise<Record<string, number>> =>
+  Object.fromEntries((await sql`SELECT id, name FROM ${sql(table)}`).map((row) => [row.name as string, row.id as number]));
+
+test('names out of NFC are brought into it, unless the NFC form is taken or breaks the length rules', async () => {
+  expect(await migrate(sql, before)).not.toContain('005_names_in_nfc.sql');
+  const room = async (name: string) => (await sql`INSERT INTO rooms (name) VALUES (${name}) RETURNING id`)[0].id as number;
+  const user = async (name: string) => (await sql`INSERT INTO users (name) VALUES (${name}) RETURNING id`)[0].id as number;
+  const upperedDotted = await room('I\u0307AB'); // 'i\u0307ab' upper-cased, as stored before: NFC is '\u0130AB'
+  const takenNfc = await room('\u0130CD');
+  const takenOther = await room('I\u0307CD'); // its NFC form is taken by the row above
+  const tooShort = await room('I\u0307X'); // NFC '\u0130X' has 2 characters
+  const angstrom = await room('\u212bXY'); // two spellings of '\u00c5XY': the first row gets it
+  const ringAbove = await room('A\u030aXY');
+  const plain = await room('PLAIN');
+  const decomposed = await user('e\u0301mile');
+  const plainUser = await user('user1');
+
+  expect(await migrate(sql)).toEqual(['005_names_in_nfc.sql']);
+
+  expect(await names('rooms')).toEqual({
+    '\u0130AB': upperedDotted, '\u0130CD': takenNfc, 'I\u0307CD': takenOther, 'I\u0307X': tooShort,
+    '\u00c5XY': angstrom, 'A\u030aXY': ringAbove, PLAIN: plain,
+  });
+  expect(await names('users')).toEqual({ '\u00e9mile': decomposed, user1: plainUser });
+  expect(await migrate(sql)).toEqual([]); // applied once
+});
