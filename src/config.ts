@@ -15,6 +15,7 @@ interface Setting<T> {
   documentedDefault?: string; // for the README when the fallback depends on the machine
   accepts: string;
   parse: Parse<T>;
+  secret?: true; // never repeated in an error message
 }
 
 const integer = (min: number, max: number): Parse<number> => (raw) => {
@@ -23,7 +24,12 @@ const integer = (min: number, max: number): Parse<number> => (raw) => {
   return value >= min && value <= max ? value : undefined;
 };
 const text: Parse<string> = (raw) => (raw.trim() === '' ? undefined : raw.trim());
-const optionalText: Parse<string> = (raw) => raw.trim();
+/**
+ * Printable ASCII: the token travels in a header, and uWebSockets.js drops bytes 0x80-0xFF at the
+ * end of a header value (a token ending in "é" could never match) and leaves a request whose header
+ * holds a control character unanswered.
+ */
+const headerToken: Parse<string> = (raw) => (/^[\x20-\x7e]*$/.test(raw.trim()) ? raw.trim() : undefined);
 const timeZone: Parse<string> = (raw) => {
   try {
     return new Intl.DateTimeFormat('en-US', { timeZone: raw.trim() }).resolvedOptions().timeZone;
@@ -84,10 +90,10 @@ export const settings = {
   logLevel: { env: 'LOG_LEVEL', fallback: 'info', accepts: 'debug, info, warn, error or silent',
     parse: (raw: string) => (['debug', 'info', 'warn', 'error', 'silent'].includes(raw.trim()) ? raw.trim() : undefined),
     meaning: 'least severe log level written (JSON lines on stderr)' },
-  adminToken: { env: 'ADMIN_TOKEN', fallback: '', accepts: 'any string, or empty', parse: optionalText,
+  adminToken: { env: 'ADMIN_TOKEN', fallback: '', accepts: 'printable ASCII, or empty', parse: headerToken, secret: true,
     meaning: 'bearer token for creating, renaming and deleting rooms and users; without it the API listens on loopback only' },
   cancelTokenSecret: { env: 'CANCEL_TOKEN_SECRET', fallback: '', accepts: 'any string of 16+ characters, or empty',
-    parse: (raw: string) => (raw === '' || raw.length >= 16 ? raw : undefined),
+    parse: (raw: string) => (raw === '' || raw.length >= 16 ? raw : undefined), secret: true,
     meaning: 'key of the cancel tokens; empty: a random one made once and shared through the database' },
 } satisfies Record<string, Setting<unknown>>;
 
@@ -102,7 +108,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const [key, setting] of Object.entries(settings) as [string, Setting<unknown>][]) {
     const raw = env[setting.env] ?? setting.fallback;
     const value = setting.parse(raw);
-    if (value === undefined) problems.push(`${setting.env}=${JSON.stringify(raw)} is not valid: expected ${setting.accepts}`);
+    if (value === undefined) {
+      problems.push(`${setting.env}${setting.secret ? '' : `=${JSON.stringify(raw)}`} is not valid: expected ${setting.accepts}`);
+    }
     else config[key] = value;
   }
   if (config.adminToken === '' && typeof config.host === 'string' && !isLoopback(config.host)) {

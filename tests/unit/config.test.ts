@@ -87,6 +87,19 @@ describe('loadConfig', () => {
     expect(error.message).toBe(`${name}=${JSON.stringify(value)} is not valid: expected ${Object.values(settings).find((s) => s.env === name)!.accepts}`);
   });
 
+  test.each([
+    ['ADMIN_TOKEN', 'admin-secr\u00e9t'], // uWS drops a header value's trailing bytes above 0x7f: it could never match
+    ['ADMIN_TOKEN', 'admin\u0001secret'], // a request carrying it would never be answered
+    ['CANCEL_TOKEN_SECRET', 'too-short-secret'.slice(0, 15)],
+  ])('%s refused for its value is named without the value, which is a secret', (name, value) => {
+    const error = configError({ [name]: value });
+    expect(error.message).toBe(`${name} is not valid: expected ${Object.values(settings).find((s) => s.env === name)!.accepts}`);
+  });
+
+  test('an ADMIN_TOKEN of printable ASCII, spaces inside included, is taken trimmed', () => {
+    expect(loadConfig({ ADMIN_TOKEN: ' s3cr3t token~!{} ' }).adminToken).toBe('s3cr3t token~!{}');
+  });
+
   test('every invalid variable is reported at once, one line each', () => {
     const lines = configError({ PORT: 'abc', WORKERS: '0', BOOKING_TZ: 'Mars/Olympus' }).message.split('\n');
     expect(lines).toHaveLength(3);
