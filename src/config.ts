@@ -29,7 +29,10 @@ const text: Parse<string> = (raw) => (raw.trim() === '' ? undefined : raw.trim()
  * end of a header value (a token ending in "é" could never match) and leaves a request whose header
  * holds a control character unanswered.
  */
-const headerToken: Parse<string> = (raw) => (/^[\x20-\x7e]*$/.test(raw.trim()) ? raw.trim() : undefined);
+const headerToken: Parse<string> = (raw) => {
+  const token = raw.trim();
+  return /^[\x20-\x7e]*$/.test(token) ? token : undefined;
+};
 const timeZone: Parse<string> = (raw) => {
   try {
     return new Intl.DateTimeFormat('en-US', { timeZone: raw.trim() }).resolvedOptions().timeZone;
@@ -108,10 +111,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const [key, setting] of Object.entries(settings) as [string, Setting<unknown>][]) {
     const raw = env[setting.env] ?? setting.fallback;
     const value = setting.parse(raw);
-    if (value === undefined) {
-      problems.push(`${setting.env}${setting.secret ? '' : `=${JSON.stringify(raw)}`} is not valid: expected ${setting.accepts}`);
-    }
-    else config[key] = value;
+    if (value !== undefined) config[key] = value;
+    else problems.push(`${setting.env}${setting.secret ? '' : `=${JSON.stringify(raw)}`} is not valid: expected ${setting.accepts}`);
   }
   if (config.adminToken === '' && typeof config.host === 'string' && !isLoopback(config.host)) {
     problems.push(`HOST=${config.host} is not a loopback address, and ADMIN_TOKEN is not set: anyone could change rooms and users. Set ADMIN_TOKEN, or HOST=127.0.0.1.`);
