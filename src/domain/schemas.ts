@@ -6,7 +6,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
  * and the source of the OpenAPI document (responses: src/domain/responses.ts). Checkers are
  * compiled once, at import.
  */
-const Name = Type.String({ maxLength: 256, description: 'trimmed before checking its length' });
+const Name = Type.String({ maxLength: 256, description: 'trimmed, upper-cased (rooms) or lower-cased (users) and put in NFC before its length is checked' });
 const DateText = Type.String({ maxLength: 32, description: 'DD.MM.YY, DD/MM/YY or YYYY-MM-DD', examples: ['25.12.30'] });
 const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
 
