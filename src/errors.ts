@@ -60,6 +60,7 @@ const connectionLostCodes = new Set([
   'EAI_AGAIN', // a DNS lookup that failed for now
   'EMFILE', 'ENFILE', 'EADDRNOTAVAIL', // no file descriptor, or no local port, left for a new connection
   '28000', '28P01', '3D000', // the server refuses the new connection: login not allowed, wrong password, no such database
+  '55000', // ... or the database does not accept connections now (ALTER DATABASE ... ALLOW_CONNECTIONS false)
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
   '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006',
   'QUERY_DEADLINE', // no answer within QUERY_TIMEOUT_MS (src/db/sql.ts)

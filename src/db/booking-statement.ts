@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { Sql } from './sql';
 import { bareArrayLiteral, textArrayLiteral } from './array-literal';
 
@@ -23,7 +24,8 @@ import { bareArrayLiteral, textArrayLiteral } from './array-literal';
  * user are scalar subqueries, so the plan looks each one up by primary key whatever the tables'
  * sizes; a join planned for an unknown batch size chose to scan the whole users table instead.
  */
-const decideBatchStatement = (sql: Sql, skipBooked: boolean, [roomIds, roomNames, userIds, userNames, days]: Columns) => sql`
+const decideBatchStatement = (sql: Sql, skipBooked: boolean, token: StatementToken,
+  [roomIds, roomNames, userIds, userNames, days]: Columns) => sql`
   WITH input AS (
     SELECT t.slot::int AS slot, t.room_id, t.user_id, t.day,
       (SELECT name FROM rooms WHERE id = t.room_id) AS room_now, t.room_name,
@@ -32,8 +34,8 @@ const decideBatchStatement = (sql: Sql, skipBooked: boolean, [roomIds, roomNames
       ${textArrayLiteral(userNames)}::text[], ${bareArrayLiteral(days)}::date[])
       WITH ORDINALITY AS t(room_id, room_name, user_id, user_name, day, slot)
   ), inserted AS (
-    INSERT INTO bookings (room_id, user_id, day)
-    SELECT room_id, user_id, day FROM input
+    INSERT INTO bookings (room_id, user_id, day, statement_token)
+    SELECT room_id, user_id, day, ${token}::bigint FROM input
     WHERE room_now = coalesce(room_name, room_now) AND user_now = coalesce(user_name, user_now)
       ${skipBooked ? sql`AND NOT EXISTS (SELECT FROM bookings b WHERE b.room_id = input.room_id AND b.day = input.day)` : sql``}
     ORDER BY room_id, day
@@ -43,9 +45,9 @@ const decideBatchStatement = (sql: Sql, skipBooked: boolean, [roomIds, roomNames
   SELECT i.slot, b.id, i.room_now, i.user_now
   FROM input i LEFT JOIN inserted b ON b.room_id = i.room_id AND b.day = i.day`;
 
-/** After a connection died mid-statement: which of these slots hold a committed booking? */
+/** After a connection died mid-statement: which of these slots hold a committed booking, and whose? */
 const findCommittedStatement = (sql: Sql, roomIds: number[], days: string[]) => sql`
-  SELECT b.id, b.room_id, b.user_id, b.day, r.name AS room_name, u.name AS user_name
+  SELECT b.id, b.room_id, b.user_id, b.day, b.statement_token::text, r.name AS room_name, u.name AS user_name
   FROM unnest(${roomIds}::int[], ${days}::date[]) AS t(room_id, day)
   JOIN bookings b ON b.room_id = t.room_id AND b.day = t.day
   JOIN rooms r ON r.id = b.room_id JOIN users u ON u.id = b.user_id`;
@@ -94,9 +96,19 @@ function matches(nameNow: string | null, nameGiven: string | null): boolean {
   return nameNow !== null && (nameGiven === null || nameNow === nameGiven);
 }
 
+/**
+ * Written into every row a statement inserts (bookings.statement_token, sql/006): what tells, after
+ * its connection died, the rows it wrote from the ones that were there before. 64 random bits, as
+ * the decimal text PostgreSQL reads as a bigint.
+ */
+export type StatementToken = string;
+
+export const newStatementToken = (): StatementToken => crypto.randomBytes(8).readBigInt64BE().toString();
+
 /** Decides every request of the batch in one statement; the answers come in the requests' order. */
-async function decideBatch(sql: Sql, requests: readonly BookingRequest[], skipBooked: boolean): Promise<Decision[]> {
-  const rows = await decideBatchStatement(sql, skipBooked, toColumns(requests));
+async function decideBatch(sql: Sql, requests: readonly BookingRequest[], skipBooked: boolean,
+  token: StatementToken): Promise<Decision[]> {
+  const rows = await decideBatchStatement(sql, skipBooked, token, toColumns(requests));
   const decisions = new Array<Decision>(requests.length);
   for (const row of rows) {
     const slot = row.slot - 1;
@@ -119,26 +131,28 @@ async function decideBatch(sql: Sql, requests: readonly BookingRequest[], skipBo
 export class BatchDecider {
   private metBooked = false;
 
-  async decide(sql: Sql, requests: readonly BookingRequest[]): Promise<Decision[]> {
-    const decisions = await decideBatch(sql, requests, this.metBooked);
+  async decide(sql: Sql, requests: readonly BookingRequest[], token: StatementToken): Promise<Decision[]> {
+    const decisions = await decideBatch(sql, requests, this.metBooked, token);
     this.metBooked = decisions.some((decision) => decision.outcome === 'already_booked');
     return decisions;
   }
 }
 
 /**
- * After a connection died mid-statement: what is committed for each request's (room, day).
- * undefined: nothing, decide it again. The same user holding the slot is taken as this request's
- * booking: the statement may have committed just before the connection died.
+ * After the connection of the statement written with `token` died: what is committed for each
+ * request's (room, day). undefined: nothing, decide it again. A row holding the token is this
+ * request's booking (the statement committed just before the connection died); any other row was
+ * there before, even one of the same user, and the request is answered as the statement would have
+ * answered it: already booked.
  */
-export async function findCommitted(sql: Sql, requests: readonly BookingRequest[]): Promise<(Decision | undefined)[]> {
+export async function findCommitted(sql: Sql, requests: readonly BookingRequest[], token: StatementToken): Promise<(Decision | undefined)[]> {
   const [roomIds, , , , days] = toColumns(requests);
   const rows = await findCommittedStatement(sql, roomIds, days);
   const bySlot = new Map(rows.map((row) => [`${row.room_id}:${row.day}`, row]));
   return requests.map((request): Decision | undefined => {
     const row = bySlot.get(`${request.roomId}:${request.day}`);
     if (!row) return undefined;
-    if (row.user_id !== request.userId) return { outcome: 'already_booked' };
+    if (row.statement_token !== token) return { outcome: 'already_booked' };
     return { outcome: 'booked', booking: toBooking(row) };
   });
 }

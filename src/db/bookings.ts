@@ -1,7 +1,7 @@
 import { closePool, connectAll, type Sql } from './sql';
 import { AppError, isDatabaseUnavailable, isReadOnlyRefusal, isRefusedByDatabase } from '../errors';
 import { log } from '../log';
-import { BatchDecider, findCommitted, type BookingRequest, type Decision } from './booking-statement';
+import { BatchDecider, findCommitted, newStatementToken, type BookingRequest, type Decision, type StatementToken } from './booking-statement';
 import { Gathering } from './gathering';
 
 /**
@@ -264,8 +264,9 @@ export class BookingBatcher {
     const requests = batch.map((entry) => entry.request);
     for (let attempt = 1; ; attempt++) {
       const pool = waitingOn.pool = this.sql;
+      const token = newStatementToken();
       try {
-        return await this.decider.decide(pool, requests);
+        return await this.decider.decide(pool, requests, token);
       } catch (error) {
         const code = (error as { code?: string }).code;
         if ((code === '40P01' || code === '40001') && attempt < 3) continue;
@@ -276,15 +277,16 @@ export class BookingBatcher {
         }
         if (!isDatabaseUnavailable(error)) throw error;
         this.replaceConnections(pool);
-        return this.resolveUnknownOutcome(requests, error, waitingOn);
+        return this.resolveUnknownOutcome(requests, token, error, waitingOn);
       }
     }
   }
 
-  private async resolveUnknownOutcome(requests: BookingRequest[], cause: unknown, waitingOn: { pool: Sql }): Promise<(Decision | undefined)[]> {
+  private async resolveUnknownOutcome(requests: BookingRequest[], token: StatementToken, cause: unknown,
+    waitingOn: { pool: Sql }): Promise<(Decision | undefined)[]> {
     let decisions;
     try {
-      decisions = await findCommitted(waitingOn.pool = this.sql, requests);
+      decisions = await findCommitted(waitingOn.pool = this.sql, requests, token);
     } catch (error) {
       if (isDatabaseUnavailable(error)) this.replaceConnections(waitingOn.pool);
       throw cause; // still unreachable: the caller answers 503, and a 503 promises nothing

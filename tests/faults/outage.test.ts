@@ -303,6 +303,72 @@ test('every connection terminated, twice, under load: only 503s besides 201s, ev
   expect(setup.server.logs()).not.toContain('gave no answer in time');
 });
 
+/** Terminates every connection to the test's database but the caller's own. */
+const terminateAll = (sql: postgres.Sql) =>
+  sql`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS terminated
+    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+
+test('the database refusing new connections for 2 s, the open ones terminated: only 503s besides 201s, recovery', async () => {
+  const setup = await setUp();
+  // ALLOW_CONNECTIONS cannot be changed from a connection to the database itself.
+  const admin = postgres(Object.assign(new URL(setup.embedded.url), { pathname: '/postgres' }).toString(), { max: 1, onnotice: () => {} });
+  cleanups.push(() => admin.end({ timeout: 1 }));
+  const [{ name }] = await setup.sql`SELECT current_database() AS name`;
+  const load = startLoad({ url: setup.server.url, rooms: ROOMS, users: USERS, concurrency: CONCURRENCY, pauseAfterErrorMs: 10 });
+  cleanups.push(() => load.stop());
+  await waitForCreated(load, Date.now(), 'the load to book');
+  await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+  cleanups.push(() => admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)); // also when the test fails early
+  await terminateAll(setup.sql);
+  await sleep(2000);
+  await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+  const recovery = await waitForCreated(load, Date.now(), 'a 201 once connections are allowed again');
+  await sleep(500);
+  const records = await load.stop();
+  const counts = countsOf(records);
+  say(`refused connections: ${describeCounts(records)}; first 201 ${recovery} ms after`);
+
+  expect(statusesOtherThan(records, [201, 503])).toEqual([]);
+  expect(Object.keys(counts.byError).filter((code) => code !== 'db_unavailable')).toEqual([]); // SQLSTATE 55000 was a 500
+  expect(counts.byError.db_unavailable).toBeGreaterThan(0);
+  await checkAnswersAgainstRows(setup.sql, records);
+  expectCleanServerLog(setup.server);
+});
+
+test('bookings repeated by the user who made them, while every connection is terminated again and again: never a second 201', async () => {
+  const setup = await setUp();
+  const made = (await startLoad({ url: setup.server.url, rooms: ROOMS, users: USERS, concurrency: CONCURRENCY, durationMs: 1500 }).done)
+    .filter((record) => record.status === 201);
+  expect(made.length).toBeGreaterThan(100);
+  let stopped = false;
+  const answers: string[] = [];
+  const repeat = async (loop: number) => {
+    for (let i = loop; !stopped; i += CONCURRENCY) {
+      const { room, user, day } = made[i % made.length];
+      const answer = await call(setup.server.url, 'POST', '/book', { room_name: room, user_name: user, date: day })
+        .catch((error: Error) => ({ status: 0, body: { error: error.message } }));
+      answers.push(`${answer.status} ${answer.body?.error}`);
+    }
+  };
+  const loops = Array.from({ length: CONCURRENCY }, (_, loop) => repeat(loop));
+  let terminated = 0;
+  for (let round = 0; round < 10; round++) {
+    await sleep(300);
+    [{ terminated }] = await terminateAll(setup.sql);
+  }
+  await sleep(300);
+  stopped = true;
+  await Promise.all(loops);
+  const byAnswer: Record<string, number> = {};
+  for (const answer of answers) byAnswer[answer] = (byAnswer[answer] ?? 0) + 1;
+  say(`repeated bookings: ${JSON.stringify(byAnswer)}; the last round terminated ${terminated} connections`);
+
+  // The slot is the user's already: the lookup after a lost connection must not take it for this request's booking.
+  expect(Object.keys(byAnswer).filter((answer) => answer !== '409 already_booked' && answer !== '503 db_unavailable')).toEqual([]);
+  expect(byAnswer['409 already_booked']).toBeGreaterThan(100);
+  expect(setup.server.logs()).toContain('outcome resolved by lookup'); // the path under test was taken
+});
+
 test('the LISTEN connection alone dropped while bookings flow: re-subscribed, reloaded, bookings unaffected', async () => {
   const setup = await setUp();
   const load = startLoad({ url: setup.server.url, rooms: ROOMS, users: USERS, concurrency: CONCURRENCY });

@@ -2,7 +2,7 @@ import { createDatabase } from '../helpers/database';
 import { createSql, type Sql } from '../../src/db/sql';
 import { migrate } from '../../src/db/migrate';
 import { BookingBatcher } from '../../src/db/bookings';
-import type { BookingRequest } from '../../src/db/booking-statement';
+import { findCommitted, newStatementToken, type BookingRequest } from '../../src/db/booking-statement';
 import { dayFromToday } from '../helpers/http';
 
 /**
@@ -101,4 +101,24 @@ test('one statement answers each of its requests in full: a booking, a follower,
   expect(staleRoom).toEqual({ outcome: 'room_invalid' });
   expect(unknownUser).toEqual({ outcome: 'user_invalid' });
   expect(await bookedBy(fresh.day)).toEqual([userIds[0]]);
+});
+
+test('after a lost connection, only the rows its own statement wrote are its bookings, not a slot the same user held before', async () => {
+  const before = slot(userIds[0]);
+  expect(await batcher.decide(before)).toMatchObject({ outcome: 'booked' }); // an earlier statement, the same user
+  const token = newStatementToken();
+  const committed = slot(userIds[0]);
+  // What the statement written with `token` committed before its connection died.
+  const [{ id }] = await sql`INSERT INTO bookings (room_id, user_id, day, statement_token)
+    VALUES (${roomId}, ${userIds[0]}, ${committed.day}::date, ${token}::bigint) RETURNING id::int`;
+  const notCommitted = slot(userIds[0]);
+  expect(await findCommitted(sql, [before, committed, notCommitted], token)).toEqual([
+    { outcome: 'already_booked' },
+    { outcome: 'booked', booking: { id, room_id: roomId, room_name: 'BATCHED', user_id: userIds[0], user_name: 'first', date: committed.day } },
+    undefined,
+  ]);
+  // The rows the batcher's own statements write carry their token: never one another's.
+  const tokens = await sql`SELECT statement_token::text FROM bookings WHERE day IN (${before.day}::date, ${committed.day}::date)`;
+  expect(new Set(tokens.map((row) => row.statement_token)).size).toBe(2);
+  expect(tokens.every((row) => typeof row.statement_token === 'string')).toBe(true);
 });

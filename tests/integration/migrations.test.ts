@@ -45,7 +45,7 @@ test('names out of NFC are brought into it, unless the NFC form is taken or brea
   const decomposed = await user('e\u0301mile');
   const plainUser = await user('user1');
 
-  expect(await migrate(sql)).toEqual(['005_names_in_nfc.sql']);
+  expect(await migrate(sql)).toContain('005_names_in_nfc.sql');
 
   expect(await names('rooms')).toEqual({
     '\u0130AB': upperedDotted, '\u0130CD': takenNfc, 'I\u0307CD': takenOther, 'I\u0307X': tooShort,
