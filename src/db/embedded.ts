@@ -35,6 +35,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const cluster = path.join(dataDir, 'pg');
   const password = readOrCreatePassword(dataDir, cluster);
   await initClusterIfMissing(binDir, user, dataDir, cluster, password, options.log);
+  refuseIfInUse(cluster, dataDir);
   await stopOrphanedPostmaster(cluster, options.log);
   const port = options.port || (await freePort());
   const started = Date.now();
@@ -95,11 +96,38 @@ function runToCompletion(file: string, user: PostgresUser | undefined, args: str
  * Also used by the tests' global setup for the clusters of runs that were killed.
  */
 export async function stopOrphanedPostmaster(cluster: string, log: EmbeddedLog): Promise<void> {
-  const pidFile = path.join(cluster, 'postmaster.pid');
-  const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+  const pid = postmasterPid(cluster);
   if (!pid || !isAlive(pid) || !runsOn(pid, cluster)) return;
   log(`embedded PostgreSQL: stopping the postmaster (pid ${pid}) left running by a previous run`);
-  await interruptAndWait(pid, () => !isAlive(pid) || !fs.existsSync(pidFile));
+  await interruptAndWait(pid, () => !isAlive(pid) || !fs.existsSync(path.join(cluster, 'postmaster.pid')));
+}
+
+/**
+ * A postmaster on this cluster whose parent is still a running Node.js process (a roombook primary,
+ * or a test run) belongs to that process, not to a run that has gone: stopping it, as an orphan is,
+ * would take the database from under a running service. An orphan's parent is init or a subreaper.
+ */
+function refuseIfInUse(cluster: string, dataDir: string): void {
+  const pid = postmasterPid(cluster);
+  if (!pid || !isAlive(pid) || !runsOn(pid, cluster)) return;
+  const parent = parentOf(pid);
+  if (parent === undefined || parent === process.pid || !isAlive(parent) || !isNode(parent)) return;
+  throw new Error(`DATA_DIR ${dataDir} is in use: its PostgreSQL (pid ${pid}) belongs to a running process (pid ${parent}), `
+    + 'another roombook presumably. Stop that one first, or give this one a DATA_DIR of its own.');
+}
+
+function postmasterPid(cluster: string): number {
+  const pidFile = path.join(cluster, 'postmaster.pid');
+  return fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+}
+
+/** The parent pid from /proc (Linux); undefined where there is none. */
+function parentOf(pid: number): number | undefined {
+  try { return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]); } catch { return undefined; }
+}
+
+function isNode(pid: number): boolean {
+  try { return /(^|\/)node[^/]*$/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]); } catch { return false; }
 }
 
 /** Whether `pid` exists and may be signalled by us (a zombie counts, until its parent reaps it). */

@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import postgres from 'postgres';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded';
 import { scratchDir } from '../helpers/leftover-clusters';
@@ -51,6 +53,32 @@ test('keeps data and password across restarts; stop is idempotent', async () => 
     await db?.stop();
   }
   await db.stop(); // still idempotent after the finally
+});
+
+test('a DATA_DIR whose PostgreSQL belongs to another running process is refused; once that process is gone, its orphan is stopped', async () => {
+  const dataDir = path.join(tempDir(), 'data');
+  // Another process (as a running roombook primary is) starts the cluster and keeps it.
+  const embedded = path.resolve(__dirname, '../../dist/src/db/embedded.js');
+  const owner = spawn(process.execPath, ['-e', `require(${JSON.stringify(embedded)}).startEmbeddedPostgres(
+    { dataDir: ${JSON.stringify(dataDir)}, dataDirIsDefault: false, port: 0, log() {} })
+    .then((db) => { console.log(db.url); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let db: EmbeddedDatabase | undefined;
+  try {
+    const [url] = await readline.createInterface({ input: owner.stdout! })[Symbol.asyncIterator]().next().then((line) => [line.value as string]);
+    const attempt = startEmbeddedPostgres({ dataDir, dataDirIsDefault: false, port: 0, log });
+    await expect(attempt).rejects.toThrow(new RegExp(`DATA_DIR ${dataDir} is in use: its PostgreSQL \\(pid \\d+\\) belongs to a running process \\(pid ${owner.pid}\\)`));
+    const first = postgres(url, { max: 1, onnotice: () => {} });
+    expect((await first`select 1 as one`)[0].one).toBe(1); // the owner's database still serves
+    await first.end();
+
+    owner.kill('SIGKILL'); // its PostgreSQL is an orphan now
+    await new Promise((resolve) => owner.once('exit', resolve));
+    db = await startEmbeddedPostgres({ dataDir, dataDirIsDefault: false, port: 0, log });
+    expect(messages.some((message) => /stopping the postmaster \(pid \d+\) left running by a previous run/.test(message))).toBe(true);
+  } finally {
+    owner.kill('SIGKILL');
+    await db?.stop();
+  }
 });
 
 const asRoot = process.getuid?.() === 0;
