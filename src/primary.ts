@@ -54,6 +54,9 @@ export async function runPrimary(config: Config): Promise<void> {
         dataDir: config.dataDir, dataDirIsDefault: isDefaultDataDir(), port: config.embeddedPort,
         maxConnections: config.embeddedMaxConnections || embeddedMaxConnections(config),
         log: (message, level = 'warn') => log[level](message, { component: 'embedded-postgres' }),
+        // Without its database the service could only answer 503 for good, with /health still 200:
+        // stopping (exit 1) hands it to whatever supervises it, and the next start starts PostgreSQL again.
+        onUnexpectedExit: () => void shutdown(1, 'embedded PostgreSQL exited'),
       });
     }
     const databaseUrl = config.databaseUrl || embedded!.url;

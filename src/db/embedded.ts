@@ -18,6 +18,8 @@ export interface EmbeddedOptions {
   port: number; // 0: pick a free port on 127.0.0.1
   maxConnections?: number; // default DEFAULT_MAX_CONNECTIONS
   log: EmbeddedLog;
+  /** Called when the server, once ready, exits without being asked to (killed, crashed). */
+  onUnexpectedExit?: (how: string) => void;
 }
 /** Progress lines are 'info'; anything that needs an operator's eye comes without a level ('warn'). */
 export type EmbeddedLog = (message: string, level?: 'info' | 'warn') => void;
@@ -39,7 +41,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await stopOrphanedPostmaster(cluster, options.log);
   const port = options.port || (await freePort());
   const started = Date.now();
-  const server = spawnPostmaster(binDir, user, cluster, port, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, options.log);
+  const server = spawnPostmaster(binDir, user, cluster, port, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, options.log,
+    options.onUnexpectedExit);
   try {
     await waitUntilReadyWithDatabase(server, port, password);
   } catch (error) {
@@ -174,7 +177,7 @@ interface Postmaster {
 }
 
 function spawnPostmaster(binDir: string, user: PostgresUser | undefined, cluster: string, port: number, maxConnections: number,
-  log: EmbeddedLog): Postmaster {
+  log: EmbeddedLog, onUnexpectedExit?: (how: string) => void): Postmaster {
   const settings = [
     'listen_addresses=127.0.0.1', 'unix_socket_directories=', `max_connections=${maxConnections}`, 'shared_buffers=128MB',
     'jit=off', // compiling short OLTP queries costs more than it saves
@@ -203,7 +206,10 @@ function spawnPostmaster(binDir: string, user: PostgresUser | undefined, cluster
     server.exit = how;
     process.off('exit', stopOnExit);
     markExited();
-    if (server.ready && !stopping) log(`embedded PostgreSQL exited unexpectedly (${how}):\n${server.stderrTail.join('\n')}`);
+    if (server.ready && !stopping) {
+      log(`embedded PostgreSQL exited unexpectedly (${how}):\n${server.stderrTail.join('\n')}`);
+      onUnexpectedExit?.(how);
+    }
   };
   child.on('error', (error) => onExit(error.message));
   child.on('exit', (code, signal) => onExit(signal ? `signal ${signal}` : `exit code ${code}`));

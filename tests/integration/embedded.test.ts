@@ -5,6 +5,7 @@ import readline from 'node:readline';
 import postgres from 'postgres';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded';
 import { scratchDir } from '../helpers/leftover-clusters';
+import { startServer } from '../helpers/server';
 
 /** Real PostgreSQL binaries, no mocks: initdb, start, restart on the same data, stop. */
 const tempDirs: string[] = [];
@@ -78,6 +79,21 @@ test('a DATA_DIR whose PostgreSQL belongs to another running process is refused;
   } finally {
     owner.kill('SIGKILL');
     await db?.stop();
+  }
+});
+
+test('the service stops with exit code 1 when its embedded PostgreSQL dies, rather than answer 503 for good', async () => {
+  const dataDir = path.join(tempDir(), 'data');
+  const server = await startServer({ env: { DATA_DIR: dataDir, DATABASE_URL: undefined } });
+  try {
+    expect((await fetch(`${server.url}/ready`)).status).toBe(200);
+    const postmaster = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(postmaster, 'SIGKILL');
+    expect(await server.exited).toBe(1);
+    expect(server.logs()).toMatch(/embedded PostgreSQL exited unexpectedly \(signal SIGKILL\)/);
+    expect(server.logs()).toMatch(/"message":"shutting down","reason":"embedded PostgreSQL exited"/);
+  } finally {
+    await server.stop();
   }
 });
 
