@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Sql } from './sql';
 import { migrationsDir } from '../paths';
+import { withDeadline } from './listen';
 
 /**
  * Applies sql/NNN_*.sql in order, each once, recorded in schema_migrations. All of it runs in one
@@ -11,6 +12,10 @@ import { migrationsDir } from '../paths';
 const MIGRATION_LOCK = 72_010_001; // any constant shared by every roombook process
 
 export async function migrate(sql: Sql, directory = migrationsDir): Promise<string[]> {
+  // A database host that never answers (packets dropped) would hold the start for good, without a
+  // word: postgres.js 3.4.9's connect_timeout does not end such an attempt. The migrations' own
+  // wait (another host holding the lock) has no deadline; reaching the server has.
+  await withDeadline(sql`SELECT 1`, 'connecting to the database');
   const files = fs.readdirSync(directory).filter((name) => /^\d+_.*\.sql$/.test(name)).sort();
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;

@@ -131,6 +131,17 @@ describe('configuration', () => {
     expect(output).not.toContain('"level"'); // refused before anything started (no log lines)
   });
 
+  // On the machines this runs on, 10.255.255.1 is routed and nothing answers: the connection attempt
+  // hangs, which postgres.js's connect_timeout does not end (the start hung for good before). Where
+  // the network refuses it at once instead, the test still checks a prompt exit 1 with the reason.
+  test('a database host that never answers stops the start within seconds: exit 1 and why', async () => {
+    const started = Date.now();
+    const { code, output } = await collect(runMain({ DATABASE_URL: 'postgres://postgres@10.255.255.1:5432/roombook', PORT: '0' }));
+    expect(code).toBe(1);
+    expect(output).toMatch(/"cannot start: (connecting to the database made no progress for 5000 ms|[^"]*(ENETUNREACH|EHOSTUNREACH|ECONNREFUSED|CONNECT_TIMEOUT)[^"]*)"/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
   test('every invalid variable is named in the one message', async () => {
     const { code, output } = await collect(runMain({ DATABASE_URL: database.url, PORT: 'abc', WORKERS: '0' }));
     expect(code).toBe(1);
