@@ -99,8 +99,8 @@ function runToCompletion(file: string, user: PostgresUser | undefined, args: str
  * Also used by the tests' global setup for the clusters of runs that were killed.
  */
 export async function stopOrphanedPostmaster(cluster: string, log: EmbeddedLog): Promise<void> {
-  const pid = postmasterPid(cluster);
-  if (!pid || !isAlive(pid) || !runsOn(pid, cluster)) return;
+  const pid = livePostmaster(cluster);
+  if (pid === undefined) return;
   log(`embedded PostgreSQL: stopping the postmaster (pid ${pid}) left running by a previous run`);
   await interruptAndWait(pid, () => !isAlive(pid) || !fs.existsSync(path.join(cluster, 'postmaster.pid')));
 }
@@ -111,17 +111,19 @@ export async function stopOrphanedPostmaster(cluster: string, log: EmbeddedLog):
  * would take the database from under a running service. An orphan's parent is init or a subreaper.
  */
 function refuseIfInUse(cluster: string, dataDir: string): void {
-  const pid = postmasterPid(cluster);
-  if (!pid || !isAlive(pid) || !runsOn(pid, cluster)) return;
+  const pid = livePostmaster(cluster);
+  if (pid === undefined) return;
   const parent = parentOf(pid);
   if (parent === undefined || parent === process.pid || !isAlive(parent) || !isNode(parent)) return;
   throw new Error(`DATA_DIR ${dataDir} is in use: its PostgreSQL (pid ${pid}) belongs to a running process (pid ${parent}), `
     + 'another roombook presumably. Stop that one first, or give this one a DATA_DIR of its own.');
 }
 
-function postmasterPid(cluster: string): number {
+/** The pid of the postmaster running on this cluster, from its pid file; undefined if none runs. */
+function livePostmaster(cluster: string): number | undefined {
   const pidFile = path.join(cluster, 'postmaster.pid');
-  return fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+  const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+  return pid && isAlive(pid) && runsOn(pid, cluster) ? pid : undefined;
 }
 
 /** The parent pid from /proc (Linux); undefined where there is none. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Sql } from './sql';
 import { migrationsDir } from '../paths';
-import { withDeadline } from './listen';
+import { withDeadline } from './deadline';
 
 /**
  * Applies sql/NNN_*.sql in order, each once, recorded in schema_migrations. All of it runs in one

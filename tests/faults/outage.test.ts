@@ -97,6 +97,11 @@ async function letListenersIn(sql: postgres.Sql): Promise<void> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Terminates every connection to the test's database but the caller's own. */
+const terminateAll = (sql: postgres.Sql) =>
+  sql`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS terminated
+    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+
 /**
  * The rooms count of /ready from 24 new connections, one after another (each /ready queries the
  * pool: a burst would crowd out the reload being waited for): both workers answer some with near
@@ -278,9 +283,7 @@ test('every connection terminated, twice, under load: only 503s besides 201s, ev
     await sleep(1500);
     const listeners = await listenerPids(setup.sql);
     const terminatedAt = Date.now();
-    const [{ terminated }] = await setup.sql`
-      SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS terminated
-      FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+    const [{ terminated }] = await terminateAll(setup.sql);
     expect(terminated).toBeGreaterThanOrEqual(4); // at least both listeners and a pool connection per worker
     recoveries.push(await waitForCreated(load, terminatedAt, `a 201 after termination ${round}`));
     await listenersBack(setup.sql, listeners);
@@ -302,11 +305,6 @@ test('every connection terminated, twice, under load: only 503s besides 201s, ev
   // backstop for a statement that never answers, had to free them in 2 of 5 runs before that.
   expect(setup.server.logs()).not.toContain('gave no answer in time');
 });
-
-/** Terminates every connection to the test's database but the caller's own. */
-const terminateAll = (sql: postgres.Sql) =>
-  sql`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS terminated
-    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
 
 test('the database refusing new connections for 2 s, the open ones terminated: only 503s besides 201s, recovery', async () => {
   const setup = await setUp();

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -65,7 +66,7 @@ test('a DATA_DIR whose PostgreSQL belongs to another running process is refused;
     .then((db) => { console.log(db.url); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
   let db: EmbeddedDatabase | undefined;
   try {
-    const [url] = await readline.createInterface({ input: owner.stdout! })[Symbol.asyncIterator]().next().then((line) => [line.value as string]);
+    const [url] = await once(readline.createInterface({ input: owner.stdout! }), 'line') as [string];
     const attempt = startEmbeddedPostgres({ dataDir, dataDirIsDefault: false, port: 0, log });
     await expect(attempt).rejects.toThrow(new RegExp(`DATA_DIR ${dataDir} is in use: its PostgreSQL \\(pid \\d+\\) belongs to a running process \\(pid ${owner.pid}\\)`));
     const first = postgres(url, { max: 1, onnotice: () => {} });

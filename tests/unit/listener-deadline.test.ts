@@ -1,4 +1,4 @@
-import { withDeadline } from '../../src/db/listen';
+import { withDeadline } from '../../src/db/deadline';
 
 /**
  * The listener's deadline (src/db/listen.ts): 5 s without progress. A reload that reports a page
