@@ -57,6 +57,11 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
+  if (process.argv.length === 2) {
+    // Nothing asked for: say how to ask, rather than exit 0 having added nothing (2: a usage error).
+    process.stderr.write(`${USAGE}\n  adds the rooms ROOM1..ROOMn and users user1..usern that are missing, in DATABASE_URL's migrated database\n`);
+    process.exit(2);
+  }
   main().catch((error) => {
     const hint = (error as { code?: string }).code === '42P01' ? ' (run npm run db:migrate first)' : '';
     process.stderr.write(`db:seed failed: ${(error as Error).message}${hint}\n`);

@@ -94,6 +94,15 @@ describe('db:seed', () => {
     expect(output).toContain('usage: npm run db:seed -- --rooms N --users N');
   });
 
+  test('without arguments it prints its usage and exits 2, adding nothing', async () => {
+    const [{ n: before }] = await sql`SELECT count(*)::int AS n FROM rooms`;
+    const { code, output } = await run('seed.js', { DATABASE_URL: database.url });
+    expect(code).toBe(2);
+    expect(output).toMatch(/^usage: npm run db:seed -- --rooms N --users N\n/);
+    const [{ n: after }] = await sql`SELECT count(*)::int AS n FROM rooms`;
+    expect(after).toBe(before);
+  });
+
   test('on a database without the schema it points to db:migrate', async () => {
     const empty = await createDatabase();
     try {
