@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -40,6 +41,19 @@ const timeZone: Parse<string> = (raw) => {
     return undefined;
   }
 };
+/**
+ * An IP address as listen takes it (no brackets), or a host name of RFC 1123 labels. Its last label
+ * must not be all digits (RFC 1123 2.1): `999.1.1.1` is neither an address nor a name, and passed
+ * until listen failed without naming HOST.
+ */
+const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const listenHost: Parse<string> = (raw) => {
+  const host = raw.trim();
+  if (isIP(host)) return host;
+  const labels = host.split('.');
+  const isName = host.length <= 253 && labels.every((label) => hostLabel.test(label)) && !/^\d+$/.test(labels.at(-1)!);
+  return isName ? host : undefined;
+};
 const postgresUrl: Parse<string> = (raw) =>
   raw === '' || /^postgres(ql)?:\/\//.test(raw.trim()) ? raw.trim() : undefined;
 
@@ -51,7 +65,7 @@ export function defaultWorkers(cores: number): number {
 }
 
 export const settings = {
-  host: { env: 'HOST', fallback: '127.0.0.1', accepts: 'an IP address or host name', parse: text,
+  host: { env: 'HOST', fallback: '127.0.0.1', accepts: 'an IPv4 or IPv6 address (no brackets), or a host name', parse: listenHost,
     meaning: 'address the API listens on' },
   port: { env: 'PORT', fallback: '3000', accepts: 'an integer 0-65535', parse: integer(0, 65535),
     meaning: 'port the API listens on (all workers share it)' },

@@ -122,8 +122,10 @@ describe('configuration', () => {
     ['BOOKING_TZ', 'Mars/Olympus'],
     ['DATABASE_URL', 'mysql://root@127.0.0.1/roombook'],
     ['LOG_LEVEL', 'loud'],
+    ['HOST', '999.1.1.1'], // passed before, and failed only at listen, without naming HOST
   ])('%s=%s: exit code 1 and a message naming the variable', async (name, value) => {
-    const { code, output } = await collect(runMain({ DATABASE_URL: database.url, [name]: value }));
+    // ADMIN_TOKEN set: a HOST that is not loopback must be refused for its own sake, not for the missing token.
+    const { code, output } = await collect(runMain({ DATABASE_URL: database.url, ADMIN_TOKEN, [name]: value }));
     expect(code).toBe(1);
     expect(output).toContain('invalid configuration');
     expect(output).toContain(`${name}=${JSON.stringify(value)} is not valid`);

@@ -63,6 +63,13 @@ describe('loadConfig', () => {
 
   test.each([
     ['HOST', '   '],
+    ['HOST', '999.1.1.1'], // dotted numbers that are no IPv4 address: not a host name either (RFC 1123 2.1)
+    ['HOST', '10.0.0'],
+    ['HOST', '[::1]'], // a URL's brackets: listen takes the bare address
+    ['HOST', 'under_score.example'],
+    ['HOST', '-dash.example'],
+    ['HOST', 'two..dots'],
+    ['HOST', `${'a'.repeat(64)}.example`],
     ['PORT', 'abc'],
     ['PORT', '65536'],
     ['PORT', '-1'],
@@ -95,6 +102,11 @@ describe('loadConfig', () => {
     const error = configError({ [name]: value });
     expect(error.message).toBe(`${name} is not valid: expected ${Object.values(settings).find((s) => s.env === name)!.accepts}`);
   });
+
+  test.each(['0.0.0.0', '::', '::1', '192.0.2.1', '2001:db8::1', 'localhost', 'api-1.internal', 'Room-Book.example.COM', '1host.example'])(
+    'HOST=%j is accepted', (host) => {
+      expect(loadConfig({ HOST: host, ADMIN_TOKEN: 'token' }).host).toBe(host);
+    });
 
   test('an ADMIN_TOKEN of printable ASCII, spaces inside included, is taken trimmed', () => {
     expect(loadConfig({ ADMIN_TOKEN: ' s3cr3t token~!{} ' }).adminToken).toBe('s3cr3t token~!{}');
