@@ -92,13 +92,22 @@ export async function runPrimary(config: Config): Promise<void> {
 function checkPortFree(host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${error.message}`)));
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(new Error(listenFailure(host, port, error))));
     probe.listen({ host, port, exclusive: true }, () => {
       const chosen = (probe.address() as net.AddressInfo).port;
       probe.close(() => resolve(chosen));
     });
   });
+}
+
+/** Names the setting to change: HOST passes validation and may still be no address of this machine. */
+function listenFailure(host: string, port: number, error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'EADDRINUSE': return `port ${port} on ${host} is already in use`;
+    case 'EADDRNOTAVAIL': return `HOST=${host}: no network interface of this machine has that address`;
+    case 'ENOTFOUND': case 'EAI_AGAIN': return `HOST=${host}: the name does not resolve to an address (${error.code})`;
+    default: return `cannot listen on HOST=${host} PORT=${port}: ${error.message}`;
+  }
 }
 
 function startWorkers(config: Config, databaseUrl: string, port: number, isEmbedded: boolean,

@@ -178,6 +178,16 @@ describe('start failures', () => {
     await closeServer(await listenOn(port));
   });
 
+  // 192.0.2.1 (TEST-NET-1, RFC 5737) is a valid address that no interface here has: the bind fails
+  // at once (EADDRNOTAVAIL), and no packet is sent.
+  test('a HOST this machine has no address for: exit code 1 and a message naming HOST', async () => {
+    const primary = runMain({ DATABASE_URL: database.url, HOST: '192.0.2.1', ADMIN_TOKEN, PORT: '0', WORKERS: '1' });
+    const { code, output } = await within(10_000, collect(primary), 'the primary to exit').finally(() => primary.kill('SIGKILL'));
+    expect(code).toBe(1);
+    expect(output).toContain('cannot start: HOST=192.0.2.1: no network interface of this machine has that address');
+    expect(output).not.toContain('roombook listening');
+  });
+
   test('the database unreachable: the primary exits 1 with a clear message within 10 s', async () => {
     const started = Date.now();
     const port = await freePort();
