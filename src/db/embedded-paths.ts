@@ -104,6 +104,11 @@ export function resolveDataDir(
   const requested = path.resolve(dataDir);
   let existing = requested; // judge the part that exists, so we create nothing we will not use
   while (!fs.existsSync(existing)) existing = path.dirname(existing);
+  // Before the access check, which would call a file "not traversable", and mkdir, which says only EEXIST.
+  if (!fs.statSync(existing).isDirectory()) {
+    throw new Error(`DATA_DIR ${requested} is not a directory${existing === requested ? '' : ` (${existing} is a file)`}`
+      + '; choose another DATA_DIR');
+  }
   if (accessibleBy(user, existing)) {
     makeDirectory(requested);
     return requested;

@@ -6,7 +6,7 @@ import readline from 'node:readline';
 import postgres from 'postgres';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded';
 import { scratchDir } from '../helpers/leftover-clusters';
-import { startServer } from '../helpers/server';
+import { collect, runMain, startServer } from '../helpers/server';
 
 /** Real PostgreSQL binaries, no mocks: initdb, start, restart on the same data, stop. */
 const tempDirs: string[] = [];
@@ -96,6 +96,23 @@ test('the service stops with exit code 1 when its embedded PostgreSQL dies, rath
   } finally {
     await server.stop();
   }
+});
+
+describe('start-up refusals name the problem (exit 1, no stack trace)', () => {
+  const startOn = (dataDir: string) => collect(runMain({ DATA_DIR: dataDir, DATABASE_URL: undefined, PORT: '0', WORKERS: '1' }));
+  const STACK_LINE = /(\n|\\n)\s+at /; // a raw line of the console, or one inside a JSON log line
+
+  test('a DATA_DIR that is a file, or lies below one', async () => {
+    const file = path.join(tempDir(), 'notes.txt');
+    fs.writeFileSync(file, 'not a directory\n');
+    for (const dataDir of [file, path.join(file, 'data')]) {
+      const { code, output } = await startOn(dataDir);
+      expect(code).toBe(1);
+      expect(output).toContain(`cannot start: DATA_DIR ${dataDir} is not a directory`);
+      expect(output).not.toMatch(STACK_LINE);
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe('not a directory\n');
+  });
 });
 
 const asRoot = process.getuid?.() === 0;
