@@ -61,7 +61,7 @@ async function initClusterIfMissing(
   binDir: string, user: PostgresUser | undefined, dataDir: string, cluster: string, password: string, log: EmbeddedLog,
 ): Promise<void> {
   if (fs.existsSync(path.join(cluster, 'PG_VERSION'))) return;
-  if (fs.existsSync(cluster)) fs.rmdirSync(cluster); // only if empty: anything else is not ours to delete
+  if (fs.existsSync(cluster)) removeIfEmpty(cluster);
   const staging = path.join(dataDir, 'pg-initdb');
   const pwfile = path.join(dataDir, '.db-password-initdb');
   fs.rmSync(staging, { recursive: true, force: true });
@@ -79,6 +79,17 @@ async function initClusterIfMissing(
   }
   fs.renameSync(staging, cluster);
   log(`embedded PostgreSQL: initialized a new cluster in ${cluster} in ${Date.now() - started} ms`, 'info');
+}
+
+/** An empty `pg` may go (initdb's staging takes its place); anything else in it is not ours to delete. */
+function removeIfEmpty(cluster: string): void {
+  try {
+    fs.rmdirSync(cluster);
+  } catch (error) {
+    if (!['ENOTEMPTY', 'EEXIST', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code!)) throw error;
+    throw new Error(`${cluster} is not a PostgreSQL data directory (it has no PG_VERSION), and not an empty directory either: `
+      + 'roombook makes its cluster there and deletes nothing it did not make; move it away or empty it, or choose another DATA_DIR');
+  }
 }
 
 function runToCompletion(file: string, user: PostgresUser | undefined, args: string[]): Promise<void> {

@@ -113,6 +113,22 @@ describe('start-up refusals name the problem (exit 1, no stack trace)', () => {
     }
     expect(fs.readFileSync(file, 'utf8')).toBe('not a directory\n');
   });
+
+  test('a pg in DATA_DIR that is something other than a PostgreSQL cluster is named and left as it is', async () => {
+    const strayInside = path.join(tempDir(), 'data', 'pg', 'notes.txt'); // a directory with a file in it
+    const strayFile = path.join(tempDir(), 'data', 'pg'); // a file
+    for (const stray of [strayInside, strayFile]) {
+      fs.mkdirSync(path.dirname(stray), { recursive: true });
+      fs.writeFileSync(stray, 'keep me\n');
+      const cluster = stray === strayFile ? stray : path.dirname(stray);
+      const { code, output } = await startOn(path.dirname(cluster));
+      expect(code).toBe(1);
+      expect(output).toContain(`cannot start: ${cluster} is not a PostgreSQL data directory`);
+      expect(output).toContain('move it away or empty it');
+      expect(output).not.toMatch(STACK_LINE);
+      expect(fs.readFileSync(stray, 'utf8')).toBe('keep me\n'); // never deleted
+    }
+  });
 });
 
 const asRoot = process.getuid?.() === 0;
