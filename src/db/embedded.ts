@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { type PostgresUser, binDirFor, ensurePostgresUser, readOrCreatePassword, resolveDataDir } from './embedded-paths';
+import { lockStart } from './start-lock';
 
 /**
  * The PostgreSQL that roombook's primary process starts when no DATABASE_URL is given.
@@ -34,6 +35,17 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const user = ensurePostgresUser();
   const binDir = binDirFor(user);
   const dataDir = resolveDataDir(user, options.dataDir, options.dataDirIsDefault, options.log);
+  const unlock = lockStart(dataDir, (pid) => isAlive(pid) && isNode(pid));
+  try {
+    return await startCluster(binDir, user, dataDir, options);
+  } finally {
+    unlock();
+  }
+}
+
+/** From the password to a server that answers, under the start lock: two of these at once on one cluster collide. */
+async function startCluster(binDir: string, user: PostgresUser | undefined, dataDir: string, options: EmbeddedOptions,
+): Promise<EmbeddedDatabase> {
   const cluster = path.join(dataDir, 'pg');
   const password = readOrCreatePassword(dataDir, cluster);
   await initClusterIfMissing(binDir, user, dataDir, cluster, password, options.log);

@@ -129,6 +129,34 @@ describe('start-up refusals name the problem (exit 1, no stack trace)', () => {
       expect(fs.readFileSync(stray, 'utf8')).toBe('keep me\n'); // never deleted
     }
   });
+
+  test('two first starts at once on one empty DATA_DIR: one serves, the other is refused as "in use"', async () => {
+    const dataDir = path.join(tempDir(), 'data');
+    const starts = await Promise.allSettled([0, 1].map(() => startServer({ workers: 1, env: { DATA_DIR: dataDir, DATABASE_URL: undefined } })));
+    const servers = starts.flatMap((start) => (start.status === 'fulfilled' ? [start.value] : []));
+    try {
+      const refusals = starts.flatMap((start) => (start.status === 'rejected' ? [(start.reason as Error).message] : []));
+      expect(servers).toHaveLength(1);
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]).toMatch(/^server exited with 1 before listening/);
+      expect(refusals[0]).toContain(`cannot start: DATA_DIR ${dataDir} is in use`);
+      expect(refusals[0]).not.toMatch(STACK_LINE);
+      expect((await fetch(`${servers[0].url}/ready`)).status).toBe(200);
+      expect(fs.existsSync(path.join(dataDir, 'start.lock'))).toBe(false); // held only while starting
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
+    }
+  });
+
+  test('the start lock of a start that was killed midway is taken over', async () => {
+    const dataDir = path.join(tempDir(), 'data');
+    const gone = spawn(process.execPath, ['-e', '']);
+    await once(gone, 'exit');
+    fs.mkdirSync(dataDir);
+    fs.writeFileSync(path.join(dataDir, 'start.lock'), `${gone.pid}\n`);
+    const server = await startServer({ workers: 1, env: { DATA_DIR: dataDir, DATABASE_URL: undefined } });
+    await server.stop();
+  });
 });
 
 const asRoot = process.getuid?.() === 0;
