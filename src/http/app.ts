@@ -2,7 +2,7 @@ import uWS from 'uWebSockets.js';
 import type { Handler, RouteOptions } from './route';
 import type { RouteMeter } from '../metrics/meters';
 import { route } from './route';
-import { closeAsked, errorOf, send, type Reply } from './reply';
+import { closeAsked, errorOf, methodNotAllowed, send, type Reply } from './reply';
 import type { HttpMeters } from '../metrics/http';
 
 export type Method = 'get' | 'post' | 'patch' | 'del';
@@ -30,9 +30,7 @@ export function createApp(table: RouteTable, maxBodyBytes: number, meters?: Http
     allowed.set(path, methods);
   }
   for (const [path, methods] of allowed) {
-    const reply: Reply = { ...errorOf('method_not_allowed', `Use ${methods.join(' or ')} on this path.`) };
-    reply.headers = { ...reply.headers, Allow: methods.join(', ') };
-    app.any(path, answerWith(reply, meters?.forRoute('OTHER', path)));
+    app.any(path, answerWith(methodNotAllowed(methods), meters?.forRoute('OTHER', path)));
   }
   app.any('/*', answerWith(NOT_FOUND, meters?.forRoute('ANY', '(unmatched)')));
   return app;

@@ -60,6 +60,21 @@ export function errorOf(code: ErrorCode, message: string = catalogue[code][1]): 
   return { status: statusOf(code), body: new PreSerialised(body), headers: errorHeaders[code] };
 }
 
+/**
+ * The 405 for a known path asked with another method: the methods it answers, in the message and in
+ * `Allow` (RFC 9110, 15.5.6). The API port (src/http/app.ts) and the metrics port
+ * (src/metrics/primary.ts) both answer it.
+ */
+export function methodNotAllowed(methods: readonly string[]): Reply {
+  const reply = errorOf('method_not_allowed', `Use ${methods.join(' or ')} on this path.`);
+  return { ...reply, headers: { ...reply.headers, Allow: methods.join(', ') } };
+}
+
+/** The text of a reply's body (which is not absent). */
+export function bodyText(reply: Reply): string {
+  return reply.body instanceof PreSerialised ? reply.body.text : JSON.stringify(reply.body);
+}
+
 /** A body that is already JSON text (prebuilt constants). */
 export class PreSerialised {
   constructor(readonly text: string) {}
@@ -100,7 +115,7 @@ export function send(res: HttpResponse, reply: Reply, head: boolean, close: Clos
       return;
     }
     res.writeHeader('Content-Type', reply.contentType ?? JSON_TYPE);
-    const text = reply.body instanceof PreSerialised ? reply.body.text : JSON.stringify(reply.body);
+    const text = bodyText(reply);
     if (!head) {
       res.end(text, closing);
       return;

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ClusterCollector } from './cluster';
+import { bodyText, errorOf, methodNotAllowed, type Reply } from '../http/reply';
 
 /**
  * The primary's side of metrics: its own few (worker restarts), and the HTTP endpoint on
@@ -35,19 +36,37 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves GET /metrics on host:port (0: any free port); fails like the API port check when taken. */
+const NOT_FOUND = errorOf('not_found');
+const METHOD_NOT_ALLOWED = methodNotAllowed(['GET', 'HEAD']);
+
+/**
+ * Writes an answer with its Content-Length, which node:http leaves out of a HEAD answer unless told
+ * (it drops the body of one itself): a HEAD gets exactly the headers its GET would.
+ */
+function answer(response: http.ServerResponse, status: number, headers: Record<string, string>, text: string): void {
+  response.writeHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(text)) }).end(text);
+}
+
+/** An error of the catalogue, as the API port words it (src/http/reply.ts). */
+function answerError(response: http.ServerResponse, reply: Reply): void {
+  answer(response, reply.status, { ...reply.headers, 'Content-Type': 'application/json' }, bodyText(reply));
+}
+
+/**
+ * Serves GET /metrics on host:port (0: any free port); fails like the API port check when taken.
+ * Like the API port: HEAD answers what GET does without the body, another method is a 405 naming
+ * GET and HEAD, any other path a 404, both with the JSON error bodies of the catalogue.
+ */
 export function startMetricsServer(metrics: PrimaryMetrics, host: string, port: number,
   onError: (error: unknown) => void): Promise<MetricsServer> {
   const server = http.createServer((request, response) => {
-    if (request.method !== 'GET' || (request.url ?? '').split('?')[0] !== '/metrics') {
-      response.writeHead(404, { 'Content-Type': 'text/plain' }).end('Metrics are at GET /metrics.\n');
-      return;
-    }
+    if ((request.url ?? '').split('?')[0] !== '/metrics') return answerError(response, NOT_FOUND);
+    if (request.method !== 'GET' && request.method !== 'HEAD') return answerError(response, METHOD_NOT_ALLOWED);
     metrics.text().then(
-      (text) => response.writeHead(200, { 'Content-Type': metrics.contentType }).end(text),
+      (text) => answer(response, 200, { 'Content-Type': metrics.contentType }, text),
       (error) => {
         onError(error); // a worker that stopped answering: better no scrape than a partial sum
-        response.writeHead(503, { 'Content-Type': 'text/plain' }).end(`Metrics are not available: ${(error as Error).message}\n`);
+        answer(response, 503, { 'Content-Type': 'text/plain' }, `Metrics are not available: ${(error as Error).message}\n`);
       },
     );
   });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { createDatabase } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
-import { client, dayFromToday } from '../helpers/http';
+import { call, client, dayFromToday } from '../helpers/http';
 import { scrape as scrapeMetrics, total } from '../helpers/metrics';
 
 /**
@@ -38,11 +38,43 @@ test('the primary serves metrics on its own port, never on the API port', async 
   const metrics = await fetch(server.metricsUrl);
   expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   expect((await client(server.url).get('/metrics')).status).toBe(404);
-  expect((await fetch(server.metricsUrl.replace('/metrics', '/other'))).status).toBe(404);
   const samples = await scrape();
   expect(total(samples, 'roombook_worker_up')).toBe(WORKERS); // every worker answered this scrape
   expect(total(samples, 'roombook_workers_ready')).toBe(WORKERS);
   expect(total(samples, 'roombook_db_pool_connections_max')).toBe(WORKERS * (2 + 1)); // DB_POOL_SIZE + BATCH_MAX_IN_FLIGHT, defaults
+});
+
+test('the metrics port answers methods and paths as the API port does: HEAD like GET without the body, '
+  + 'another method 405 with Allow, another path 404, in the catalogue\'s JSON', async () => {
+  const get = await fetch(server.metricsUrl);
+  const text = Buffer.from(await get.arrayBuffer());
+  expect(get.headers.get('content-length')).toBe(String(text.length));
+  const head = await fetch(server.metricsUrl, { method: 'HEAD' });
+  expect(head.status).toBe(200);
+  expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+  // A scrape's text changes from one scrape to the next (durations, memory), and its length with it.
+  expect(Number(head.headers.get('content-length'))).toBeGreaterThan(1000);
+  expect((await head.arrayBuffer()).byteLength).toBe(0);
+  // The same keep-alive connection reads the next answer whole: no body followed the HEAD's.
+  expect((await fetch(server.metricsUrl)).status).toBe(200);
+
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+    const answer = await call(server.metricsUrl, method, '', method === 'POST' ? {} : undefined);
+    expect({ method, status: answer.status, allow: answer.headers.get('allow'), body: answer.body }).toEqual({
+      method, status: 405, allow: 'GET, HEAD', body: { error: 'method_not_allowed', message: 'Use GET or HEAD on this path.' } });
+    expect(answer.headers.get('content-type')).toBe('application/json');
+  }
+  const base = server.metricsUrl.replace('/metrics', '');
+  for (const [method, path] of [['GET', '/other'], ['GET', '/'], ['GET', '/metrics/x'], ['POST', '/other']]) {
+    const answer = await call(base, method, path);
+    expect({ method, path, status: answer.status, body: answer.body }).toEqual({
+      method, path, status: 404, body: { error: 'not_found', message: 'Nothing is found at this address.' } });
+  }
+  const headOther = await fetch(`${base}/other`, { method: 'HEAD' });
+  expect(headOther.status).toBe(404);
+  expect((await headOther.arrayBuffer()).byteLength).toBe(0);
+  // A query string is not part of the path.
+  expect((await fetch(`${server.metricsUrl}?name[]=roombook_workers_ready`)).status).toBe(200);
 });
 
 test('under load, the workers\' counts add up to the requests sent', async () => {
