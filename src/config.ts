@@ -87,7 +87,7 @@ export const settings = {
   maxBodyBytes: { env: 'MAX_BODY_BYTES', fallback: '16384', accepts: 'an integer 64-1048576',
     parse: integer(64, 1048576), meaning: 'largest request body accepted (413 above)' },
   poolSize: { env: 'DB_POOL_SIZE', fallback: '2', accepts: 'an integer 1-100', parse: integer(1, 100),
-    meaning: 'database connections per worker for reads and admin calls (bookings have BATCH_MAX_IN_FLIGHT of their own, LISTEN one)' },
+    meaning: 'database connections per worker for reads and admin calls (bookings have BATCH_MAX_IN_FLIGHT of their own, LISTEN one); a full cache reload holds one of them while it runs, so with 1, /ready and reads wait for it' },
   batchMaxSize: { env: 'BATCH_MAX_SIZE', fallback: '512', accepts: 'an integer 1-10000', parse: integer(1, 10000),
     meaning: 'most bookings decided by one INSERT statement' },
   batchMaxInFlight: { env: 'BATCH_MAX_IN_FLIGHT', fallback: '1', accepts: 'an integer 1-100', parse: integer(1, 100),

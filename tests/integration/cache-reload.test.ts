@@ -7,6 +7,8 @@ import { NameIndex } from '../../src/domain/existence';
 import { startServer } from '../helpers/server';
 import { scrape, total } from '../helpers/metrics';
 import { waitFor } from '../helpers/wait';
+import { onNewConnection } from '../helpers/http';
+import { seed } from '../../scripts/seed';
 
 /**
  * A full cache reload reads the table through a cursor, a page at a time (src/db/listen.ts), on a
@@ -70,11 +72,14 @@ test('a reload over several pages holds exactly the table: stale ids replaced, d
   expect(index.idOf('DELETED')).toBeUndefined();
 });
 
-test('an abandoned reload (past its deadline) applies no page that arrives after', async () => {
+test('an abandoned reload (past its deadline) applies no page that arrives after, and starts no read', async () => {
   const index = new NameIndex();
-  const run = { abandoned: true };
-  await reloadIndex(rooms, index, run, () => {}, 10);
-  expect(index.size).toBe(0);
+  const run = { abandoned: false };
+  let pages = 0;
+  await reloadIndex(rooms, index, run, () => { pages++; run.abandoned = true; }, 10); // abandoned as its first page arrives
+  expect({ pages, size: index.size }).toEqual({ pages: 1, size: 0 });
+  await reloadIndex(rooms, index, run, () => pages++, 10); // the next table's read, after the deadline
+  expect({ pages, size: index.size }).toEqual({ pages: 1, size: 0 });
 });
 
 test('a reload read is not cut off by the read pool\'s deadline for one query: it waits out a lock that outlasts it', async () => {
@@ -105,6 +110,30 @@ test('through the real server: a reload that waits out a lock longer than QUERY_
     await waitFor('the worker to reload', async () => (await reloads()) >= before + 1, 5000);
     expect(await reloads()).toBe(before + 1);
     expect(server.logs()).not.toContain('existence cache reload failed');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('through the real server: /ready answers 200 all through the reload of a large cache (db:seed of 1,000,000 names)', async () => {
+  // Before the reload read one table at a time, it held both read connections for its whole length
+  // (seconds), and /ready's SELECT 1 queued behind it: 503 db_unavailable after 1 s, 4 of 5 probes.
+  const WORKERS = 2;
+  const server = await startServer({ databaseUrl: database.url, workers: WORKERS });
+  try {
+    const reloads = async () => total(await scrape(server.metricsUrl), 'roombook_cache_reloads_total');
+    const before = await reloads();
+    await seed(sql, 500_000, 500_000); // its NOTIFY at commit makes every worker reload
+    // Probed on new connections, so that both workers are asked, until both have reloaded.
+    const answers: { status: number; body: { error?: string; rooms?: number; users?: number } }[] = [];
+    while ((await reloads()) < before + WORKERS) {
+      answers.push(await onNewConnection('127.0.0.1', server.port, 'GET', '/ready'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(answers.filter((answer) => answer.status !== 200)).toEqual([]);
+    // The probes did meet reloads in progress: caches holding some of the names, not all.
+    const names = (answer: (typeof answers)[number]) => (answer.body.rooms ?? 0) + (answer.body.users ?? 0);
+    expect(answers.filter((answer) => names(answer) > 25 && names(answer) < 1_000_025).length).toBeGreaterThan(0);
   } finally {
     await server.stop();
   }
