@@ -92,8 +92,14 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
     app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
   });
 
-  async function stop(): Promise<void> {
-    if (stopping) return;
+  // One stop, however many ask: a terminal's Ctrl-C signals the whole process group, so the
+  // primary's stop message and the worker's own SIGINT both come, and each caller exits when stop()
+  // resolves. Returning at once to the second would let it exit mid-drain, dropping the requests
+  // in flight.
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopped ??= drainAndClose());
+
+  async function drainAndClose(): Promise<void> {
     stopping = true;
     draining.active = true;
     uWS.us_listen_socket_close(listenSocket);

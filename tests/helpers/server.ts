@@ -12,7 +12,7 @@ export interface RunningServer {
   metricsPort: number;
   process: ChildProcess;
   logs: () => string;
-  /** Signals the primary and resolves with its exit code once it has exited. */
+  /** Signals the primary (with processGroup: its whole group, as a terminal's Ctrl-C does) and resolves with its exit code once it has exited. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
 }
@@ -23,9 +23,10 @@ export const MAIN = path.resolve(__dirname, '../../dist/src/main.js');
  * env: an undefined value removes the variable (the child sees it unset, whatever this process has).
  * openFiles: the child's limit of open file descriptors (ulimit -n), else this process's.
  * nodeArgs: options for node itself, before the script (what an operator gives as `node --flag main.js`).
+ * processGroup: the child leads a process group of its own, which its workers join.
  */
 export function runMain(env: Record<string, string | undefined>, args: string[] = [], openFiles?: number,
-  nodeArgs: string[] = []): ChildProcess {
+  nodeArgs: string[] = [], processGroup = false): ChildProcess {
   const [command, argv] = openFiles === undefined
     ? [process.execPath, [...nodeArgs, MAIN, ...args]]
     : ['/bin/sh', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, ...nodeArgs, MAIN, ...args]];
@@ -33,16 +34,17 @@ export function runMain(env: Record<string, string | undefined>, args: string[] 
     // METRICS_PORT=0: servers of parallel test files must not all claim the default 9100.
     env: { ...process.env, LOG_LEVEL: 'info', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: processGroup,
   });
 }
 
 /** workers: 2 unless given; 'default' leaves WORKERS unset (one per core, or what the database has room for). */
 export async function startServer(options: { databaseUrl?: string; workers?: number | 'default'; env?: Record<string, string | undefined>;
-  openFiles?: number; nodeArgs?: string[] }): Promise<RunningServer> {
+  openFiles?: number; nodeArgs?: string[]; processGroup?: boolean }): Promise<RunningServer> {
   const workers = options.workers === 'default' ? undefined : String(options.workers ?? 2);
   const env: Record<string, string | undefined> = { PORT: '0', WORKERS: workers, ...options.env };
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
-  const child = runMain(env, [], options.openFiles, options.nodeArgs);
+  const child = runMain(env, [], options.openFiles, options.nodeArgs, options.processGroup);
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let metricsPort = 0;
@@ -73,7 +75,10 @@ export async function startServer(options: { databaseUrl?: string; workers?: num
     logs: () => output,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) {
+        if (options.processGroup) process.kill(-child.pid!, signal);
+        else child.kill(signal);
+      }
       return exited;
     },
   };

@@ -273,6 +273,33 @@ describe('graceful shutdown', () => {
       await server.stop('SIGKILL');
     }
   });
+  // A terminal's Ctrl-C (and systemd's default stop) signals the whole process group: the workers
+  // get the signal themselves as well as the primary's stop message, and must still drain.
+  test.each(['SIGINT', 'SIGTERM'] as const)('%s to the whole process group: a request in flight is answered, exit 0', async (signal) => {
+    const server = await startServer({ databaseUrl: database.url, workers: 2, env: { ADMIN_TOKEN }, processGroup: true });
+    try {
+      const room = `GROUP-${signal}`;
+      const user = `group-${signal.toLowerCase()}`;
+      await createRoomAndUser(server, room, user);
+      const body = JSON.stringify({ room_name: room, user_name: user, date: dayFromToday(3) });
+      const socket = net.connect(server.port, '127.0.0.1');
+      let answer = '';
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      socket.write(`POST /book HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the worker holds the request, waiting for its body
+      const code = server.stop(signal);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      socket.write(body.slice(10)); // not end(): a half-closed connection is one uWS may drop
+      await closed; // the worker closes it once it has answered (or, wrongly, without an answer)
+
+      expect(answer).toMatch(/^HTTP\/1\.1 201 /);
+      expect(await code).toBe(0);
+      expect(await sql`SELECT 1 FROM bookings b JOIN rooms r ON r.id = b.room_id WHERE r.name = ${room}`).toHaveLength(1);
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  });
 });
 
 describe('worker replacement', () => {
