@@ -74,7 +74,7 @@ export const settings = {
   workers: { env: 'WORKERS', fallback: String(defaultWorkers(os.availableParallelism())), documentedDefault: `number of CPU cores, at most ${MAX_WORKERS}`,
     accepts: `an integer 1-${MAX_WORKERS}`, parse: integer(1, MAX_WORKERS),
     meaning: 'worker processes (default: number of CPU cores, fewer if the database has no connections for more); each holds DB_POOL_SIZE + BATCH_MAX_IN_FLIGHT + 1 connections, and a WORKERS the database has no room for stops the start' },
-  databaseUrl: { env: 'DATABASE_URL', fallback: '', accepts: 'a postgres:// URL, or empty', parse: postgresUrl,
+  databaseUrl: { env: 'DATABASE_URL', fallback: '', accepts: 'a postgres:// URL, or empty', parse: postgresUrl, secret: true, // it may hold a password
     meaning: 'PostgreSQL to use; empty starts the embedded PostgreSQL in DATA_DIR' },
   dataDir: { env: 'DATA_DIR', fallback: '.data', accepts: 'a directory path', parse: text,
     meaning: 'where the embedded PostgreSQL keeps its data (ignored with DATABASE_URL)' },
@@ -111,7 +111,7 @@ export const settings = {
     meaning: 'bearer token for creating, renaming and deleting rooms and users; without it the API listens on loopback only' },
   cancelTokenSecret: { env: 'CANCEL_TOKEN_SECRET', fallback: '', accepts: 'any string of 16+ characters, or empty',
     parse: (raw: string) => (raw === '' || raw.length >= 16 ? raw : undefined), secret: true,
-    meaning: 'key of the cancel tokens; empty: a random one made once and shared through the database' },
+    meaning: 'key of the cancel tokens; empty: a random one made once and shared through the database; setting or changing it voids every cancel token issued before' },
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof settings;
@@ -123,7 +123,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [key, setting] of Object.entries(settings) as [string, Setting<unknown>][]) {
-    const raw = env[setting.env] ?? setting.fallback;
+    // Empty or blank means unset, for every setting alike: an env file or compose entry left blank
+    // (`DATA_DIR=`) gets the default rather than a refusal.
+    const given = env[setting.env];
+    const raw = given === undefined || given.trim() === '' ? setting.fallback : given;
     const value = setting.parse(raw);
     if (value !== undefined) config[key] = value;
     else problems.push(`${setting.env}${setting.secret ? '' : `=${JSON.stringify(raw)}`} is not valid: expected ${setting.accepts}`);
@@ -149,11 +152,12 @@ export function isDefaultDataDir(env: NodeJS.ProcessEnv = process.env): boolean 
 
 /** WORKERS left to its default (one per core), which the primary may lower to fit the database's connections. */
 export function isDefaultWorkers(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.WORKERS === undefined;
+  return env.WORKERS === undefined || env.WORKERS.trim() === '';
 }
 
 /** The --help text: the same list as the README's configuration table. */
 export function describeSettings(): string {
-  const rows = Object.values(settings).map((s) => `  ${s.env.padEnd(20)} ${s.meaning}\n  ${''.padEnd(20)} default: ${s.fallback === '' ? '(empty)' : s.fallback}; accepts ${s.accepts}`);
+  const width = Math.max(...Object.values(settings).map((s) => s.env.length));
+  const rows = Object.values(settings).map((s) => `  ${s.env.padEnd(width)} ${s.meaning}\n  ${''.padEnd(width)} default: ${s.fallback === '' ? '(empty)' : s.fallback}; accepts ${s.accepts}`);
   return `roombook: room-reservation HTTP API\n\nEnvironment variables:\n${rows.join('\n')}\n`;
 }

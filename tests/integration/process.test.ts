@@ -120,7 +120,6 @@ describe('configuration', () => {
     ['PORT', 'abc'],
     ['WORKERS', '0'],
     ['BOOKING_TZ', 'Mars/Olympus'],
-    ['DATABASE_URL', 'mysql://root@127.0.0.1/roombook'],
     ['LOG_LEVEL', 'loud'],
     ['HOST', '999.1.1.1'], // passed before, and failed only at listen, without naming HOST
   ])('%s=%s: exit code 1 and a message naming the variable', async (name, value) => {
@@ -131,6 +130,13 @@ describe('configuration', () => {
     expect(output).toContain(`${name}=${JSON.stringify(value)} is not valid`);
     expect(output).toContain('--help');
     expect(output).not.toContain('"level"'); // refused before anything started (no log lines)
+  });
+
+  test('a DATABASE_URL that is refused is named without its value, which may hold a password', async () => {
+    const { code, output } = await collect(runMain({ DATABASE_URL: 'postgresql//rb:s3cretpw@db/roombook' }));
+    expect(code).toBe(1);
+    expect(output).toContain('DATABASE_URL is not valid: expected a postgres:// URL');
+    expect(output).not.toContain('s3cretpw');
   });
 
   // On the machines this runs on, 10.255.255.1 is routed and nothing answers: the connection attempt

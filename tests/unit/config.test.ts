@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, defaultWorkers, describeSettings, isDefaultDataDir, loadConfig, settings } from '../../src/config';
+import { ConfigError, defaultWorkers, describeSettings, isDefaultDataDir, isDefaultWorkers, loadConfig, settings } from '../../src/config';
 
 /** Variables the service has always had (more may be added; none of these may silently go). */
 const ESSENTIAL = [
@@ -62,7 +62,6 @@ describe('loadConfig', () => {
   });
 
   test.each([
-    ['HOST', '   '],
     ['HOST', '999.1.1.1'], // dotted numbers that are no IPv4 address: not a host name either (RFC 1123 2.1)
     ['HOST', '10.0.0'],
     ['HOST', '[::1]'], // a URL's brackets: listen takes the bare address
@@ -76,8 +75,6 @@ describe('loadConfig', () => {
     ['PORT', '80.5'],
     ['WORKERS', '0'],
     ['WORKERS', '257'],
-    ['DATABASE_URL', 'mysql://root@localhost/rb'],
-    ['DATA_DIR', ''],
     ['EMBEDDED_PG_PORT', '70000'],
     ['EMBEDDED_PG_MAX_CONNECTIONS', '100001'],
     ['BOOKING_TZ', 'Mars/Olympus'],
@@ -98,6 +95,8 @@ describe('loadConfig', () => {
     ['ADMIN_TOKEN', 'admin-secr\u00e9t'], // uWS drops a header value's trailing bytes above 0x7f: it could never match
     ['ADMIN_TOKEN', 'admin\u0001secret'], // a request carrying it would never be answered
     ['CANCEL_TOKEN_SECRET', 'too-short-secret'.slice(0, 15)],
+    ['DATABASE_URL', 'mysql://root@localhost/rb'],
+    ['DATABASE_URL', 'postgresql//u:s3cretpw@db/rb'], // a URL that does not parse may still hold a password
   ])('%s refused for its value is named without the value, which is a secret', (name, value) => {
     const error = configError({ [name]: value });
     expect(error.message).toBe(`${name} is not valid: expected ${Object.values(settings).find((s) => s.env === name)!.accepts}`);
@@ -107,6 +106,14 @@ describe('loadConfig', () => {
     'HOST=%j is accepted', (host) => {
       expect(loadConfig({ HOST: host, ADMIN_TOKEN: 'token' }).host).toBe(host);
     });
+
+  test('an empty or blank value means the default, for every setting (an env file entry left blank)', () => {
+    const blank = (value: string) => Object.fromEntries(Object.values(settings).map((s) => [s.env, value]));
+    expect(loadConfig(blank(''))).toEqual(loadConfig({}));
+    expect(loadConfig(blank('  '))).toEqual(loadConfig({}));
+    expect(isDefaultDataDir({ DATA_DIR: ' ' })).toBe(true);
+    expect(isDefaultWorkers({ WORKERS: '' })).toBe(true);
+  });
 
   test('an ADMIN_TOKEN of printable ASCII, spaces inside included, is taken trimmed', () => {
     expect(loadConfig({ ADMIN_TOKEN: ' s3cr3t token~!{} ' }).adminToken).toBe('s3cr3t token~!{}');
@@ -173,6 +180,11 @@ describe('describeSettings (--help)', () => {
       expect(entry).toContain(`default: ${setting.fallback === '' ? '(empty)' : setting.fallback}`);
       expect(entry).toContain(`accepts ${setting.accepts}`);
     });
+
+  test('every meaning starts in the same column, the longest name\'s included', () => {
+    const columns = help.split('\n').filter((line) => /^  [A-Z]/.test(line)).map((line) => / \S/.exec(line.slice(2))!.index);
+    expect(new Set(columns).size).toBe(1);
+  });
 
   test('src/ reads no environment variable that is not declared', () => {
     const declared = new Set(Object.values(settings).map((setting) => setting.env));
