@@ -23,7 +23,7 @@ export interface EmbeddedOptions {
   onUnexpectedExit?: (how: string) => void;
 }
 /** Progress lines are 'info'; anything that needs an operator's eye comes without a level ('warn'). */
-export type EmbeddedLog = (message: string, level?: 'info' | 'warn') => void;
+export type EmbeddedLog = (message: string, level?: 'debug' | 'info' | 'warn') => void;
 
 const DATABASE = 'roombook';
 /** max_connections when not asked otherwise; roombook's own sizing never goes below it (connection-budget.ts). */
@@ -223,7 +223,10 @@ function spawnPostmaster(binDir: string, user: PostgresUser | undefined, cluster
       server.stderrTail = [...server.stderrTail.slice(-19), line];
       // Our own readiness probes meet "starting up" (57P03) and try again: not worth a FATAL in the log.
       if (!server.ready && /FATAL: +the database system is starting up/.test(line)) continue;
-      if (/\b(WARNING|ERROR|FATAL|PANIC):/.test(line)) log(`embedded PostgreSQL: ${line}`);
+      // An ERROR is one statement's failure, and roombook, its only client, answers or logs each one
+      // itself (a name taken is a 409, not an event): debug. The rest concern the server: warn.
+      const severity = /\b(WARNING|ERROR|FATAL|PANIC):/.exec(line)?.[1];
+      if (severity) log(`embedded PostgreSQL: ${line}`, severity === 'ERROR' ? 'debug' : 'warn');
     }
   });
   const onExit = (how: string) => {

@@ -83,6 +83,22 @@ test('a DATA_DIR whose PostgreSQL belongs to another running process is refused;
   }
 });
 
+test('a refused request writes no log line: PostgreSQL\'s ERROR for a name taken stays out of the log at LOG_LEVEL=info', async () => {
+  const server = await startServer({ workers: 1, env: { DATA_DIR: path.join(tempDir(), 'data'), DATABASE_URL: undefined } });
+  try {
+    const create = () => fetch(`${server.url}/rooms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"TAKEN"}' });
+    expect((await create()).status).toBe(201);
+    const taken = await create();
+    expect(taken.status).toBe(409);
+    expect(((await taken.json()) as { error: string }).error).toBe('name_taken');
+    // The line comes from the postmaster's stderr, read by the primary: give it a moment to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.logs()).not.toMatch(/duplicate key/);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('the service stops with exit code 1 when its embedded PostgreSQL dies, rather than answer 503 for good', async () => {
   const dataDir = path.join(tempDir(), 'data');
   const server = await startServer({ env: { DATA_DIR: dataDir, DATABASE_URL: undefined } });
