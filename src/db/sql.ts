@@ -39,7 +39,10 @@ export function createSql(url: string, options: PoolOptions): Sql {
     idle_timeout: 0,
     prepare: true,
     onnotice: () => {},
-    connection: { application_name: options.applicationName,
+    // DateStyle ISO: days are read back as the text PostgreSQL writes, and a database or role whose
+    // DateStyle is 'SQL, DMY' (say) wrote 02/12/2026, answered as a date and never equal to a day
+    // booked. A startup setting overrides ALTER DATABASE/ROLE ... SET; TimeZone does not touch `date`.
+    connection: { application_name: options.applicationName, DateStyle: 'ISO',
       ...(options.genericPlans ? { plan_cache_mode: 'force_generic_plan' } : {}),
       ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
       ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}) },

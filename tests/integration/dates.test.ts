@@ -1,0 +1,51 @@
+/**
+ * Days through the real server on a database whose session defaults are not PostgreSQL's: an
+ * external DATABASE_URL server may set DateStyle (how a `date` is written out) and TimeZone per
+ * database or role. Whatever they are, every day roombook answers is YYYY-MM-DD and means the
+ * day that was booked.
+ */
+import { connect, createDatabase } from '../helpers/database';
+import { startServer, type RunningServer } from '../helpers/server';
+import { client, dayFromToday, shortForm } from '../helpers/http';
+
+let server: RunningServer;
+let database: Awaited<ReturnType<typeof createDatabase>>;
+let api: ReturnType<typeof client>;
+
+beforeAll(async () => {
+  database = await createDatabase();
+  const admin = connect(database.url);
+  await admin.unsafe(`ALTER DATABASE ${database.name} SET DateStyle = 'SQL, DMY'`);
+  await admin.unsafe(`ALTER DATABASE ${database.name} SET TimeZone = 'Pacific/Kiritimati'`);
+  await admin.end();
+  server = await startServer({ databaseUrl: database.url });
+  api = client(server.url);
+});
+afterAll(async () => {
+  await server?.stop();
+  await database?.drop();
+});
+
+test('with DateStyle SQL, DMY and TimeZone +14 on the database, days are answered as YYYY-MM-DD and booked days are not free', async () => {
+  const room = (await api.post('/rooms', { name: 'styled' })).body;
+  const user = (await api.post('/users', { name: 'styled' })).body;
+  const today = dayFromToday(0);
+  const later = dayFromToday(40);
+
+  const first = await api.post('/book', { room_name: room.name, user_name: user.name, date: shortForm(today) });
+  expect(first.status).toBe(201);
+  expect(first.body.date).toBe(today);
+  const second = await api.post('/bookings', { room_id: room.id, user_id: user.id, date: later });
+  expect(second.status).toBe(201);
+
+  expect((await api.get(`/bookings/${first.body.id}`)).body.date).toBe(today);
+  const list = await api.get(`/bookings?room_id=${room.id}&from=${today}&to=${later}`);
+  expect(list.body.items.map((b: { date: string }) => b.date)).toEqual([today, later]);
+
+  const availability = await api.get(`/rooms/${room.id}/availability?from=${today}&to=${dayFromToday(2)}`);
+  expect(availability.body).toMatchObject({
+    booked: [{ date: today, booking_id: first.body.id }],
+    free: [dayFromToday(1), dayFromToday(2)],
+  });
+  expect((await api.post('/book', { room_name: room.name, user_name: user.name, date: today })).body.error).toBe('already_booked');
+});
