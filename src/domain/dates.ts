@@ -1,7 +1,8 @@
 /**
- * Booking days. Accepted: DD.MM.YY and DD/MM/YY (two-digit years are 20YY, as in the Rust
- * original) and ISO YYYY-MM-DD. A day is kept as its ISO string: it sorts and compares as text
- * and PostgreSQL reads it as a date.
+ * Booking days. Accepted: DD.MM.YY and DD/MM/YY (two-digit years are 20YY: 00-99 is 2000-2099)
+ * and ISO YYYY-MM-DD. The Rust original parsed with chrono's %y, which reads 70-99 as 1970-1999
+ * (days it refuses as past); here they are 2070-2099, bookable. A day is kept as its ISO string:
+ * it sorts and compares as text and PostgreSQL reads it as a date.
  */
 const shortForm = /^(\d{2})[./](\d{2})[./](\d{2})$/;
 const isoForm = /^(\d{4})-(\d{2})-(\d{2})$/;
