@@ -38,6 +38,18 @@ describe('createTodayClock', () => {
     expect(createTodayClock('America/New_York', () => instant)()).toBe('2026-11-25');
   });
 
+  test('today is YYYY-MM-DD in zones from -12 to +14 and across DST changes', () => {
+    const zones = ['Etc/GMT+12', 'Pacific/Pago_Pago', 'America/Los_Angeles', 'Europe/Berlin', 'Asia/Kathmandu', 'Pacific/Chatham', 'Pacific/Kiritimati'];
+    for (const instant of ['2026-03-08T10:30:00Z', '2026-03-29T01:30:00Z', '2026-10-25T00:59:59Z', '2026-12-31T23:59:59Z']) {
+      for (const zone of zones) expect(createTodayClock(zone, () => Date.parse(instant))()).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    }
+    expect(createTodayClock('Pacific/Kiritimati', () => Date.parse('2026-12-31T10:00:00Z'))()).toBe('2027-01-01');
+    expect(createTodayClock('Etc/GMT+12', () => Date.parse('2027-01-01T11:59:59Z'))()).toBe('2026-12-31');
+    // Berlin's clocks go back at 01:00 UTC on 2026-10-25: the day is the same on both sides.
+    expect(createTodayClock('Europe/Berlin', () => Date.parse('2026-10-25T00:59:59Z'))()).toBe('2026-10-25');
+    expect(createTodayClock('Europe/Berlin', () => Date.parse('2026-10-24T21:59:59Z'))()).toBe('2026-10-24');
+  });
+
   test('a day boundary is seen within one second', () => {
     let now = Date.parse('2026-11-25T23:59:59.500Z');
     const today = createTodayClock('UTC', () => now);
