@@ -56,11 +56,14 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
     list: async (request: Request): Promise<Reply> => {
       const query = new Query(request.query, BookingListQuery); // names, ranges and defaults
       const limit = query.integer('limit')!;
+      const [from, to] = [query.day('from'), query.day('to')];
+      // Refused as the availability refuses it: an empty range is a mistake, not a question.
+      if (from !== undefined && to !== undefined && to < from) throw new AppError('invalid_query', `to (${to}) must not be before from (${from}).`);
       const items = await records.list({
         roomId: query.integer('room_id'),
         userId: query.integer('user_id'),
-        from: query.day('from'),
-        to: query.day('to'),
+        from,
+        to,
         after: query.integer('after')!,
         limit,
       });
@@ -85,7 +88,7 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
       // The default end stops at the last day a date can name: 9999-12-31 + 30 days is no date (was a 500).
       const to = query.day('to') ?? (from > addDays(LAST_DAY, -30) ? LAST_DAY : addDays(from, 30));
       const span = daysBetween(from, to) + 1;
-      if (span < 1) throw new AppError('invalid_query', 'to must not be before from.');
+      if (span < 1) throw new AppError('invalid_query', `to (${to}) must not be before from (${from}${query.day('from') === undefined ? ', today by default' : ''}).`);
       if (span > MAX_AVAILABILITY_DAYS) throw new AppError('invalid_query', `The range may span at most ${MAX_AVAILABILITY_DAYS} days.`);
       const booked = await records.bookedDays(room.id, from, to);
       const bookedDays = new Set(booked.map((row) => row.day));
