@@ -130,7 +130,7 @@ function startWorkers(config: Config, databaseUrl: string, port: number, isEmbed
       if (!everyoneReady && ready.size === config.workers) {
         everyoneReady = true;
         log.info('roombook listening', {
-          url: `http://${config.host}:${port}`, port, metricsPort: observed.port, version, workers: config.workers,
+          url: `http://${net.isIPv6(config.host) ? `[${config.host}]` : config.host}:${port}`, port, metricsPort: observed.port, version, workers: config.workers,
           database: redact(databaseUrl), embeddedPostgres: isEmbedded,
         });
       }

@@ -230,6 +230,19 @@ describe('start failures', () => {
   });
 });
 
+describe('start', () => {
+  test('HOST=::1: the start line gives a URL that works, the IPv6 address in brackets', async () => {
+    const server = await startServer({ databaseUrl: database.url, workers: 1, env: { HOST: '::1' } });
+    try {
+      const url = /"message":"roombook listening","url":"([^"]+)"/.exec(server.logs())![1];
+      expect(url).toBe(`http://[::1]:${server.port}`);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   test.each(['SIGTERM', 'SIGINT'] as const)('%s under load: exit 0 within 10 s, and every 201 is in the database', async (signal) => {
     const server = await startServer({ databaseUrl: database.url, workers: 2, env: { ADMIN_TOKEN } });
