@@ -47,6 +47,8 @@ export async function runPrimary(config: Config): Promise<void> {
   process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
 
   try {
+    // First: a port that is taken (or a HOST that is no address here) must not cost an initdb.
+    const port = await checkPortFree(config.host, config.port);
     if (!config.databaseUrl) {
       // Loaded only when used: with DATABASE_URL the embedded binaries are never touched.
       const { startEmbeddedPostgres } = require('./db/embedded') as typeof import('./db/embedded');
@@ -71,7 +73,6 @@ export async function runPrimary(config: Config): Promise<void> {
     }
     if ('refused' in fit) throw new Error(fit.refused);
     if (fit.lowered) log.warn(fit.lowered);
-    const port = await checkPortFree(config.host, config.port);
     metricsServer = await startMetricsServer(metrics, config.host, config.metricsPort,
       (error) => log.warn('metrics scrape failed', { error }));
     if (!config.adminToken) {

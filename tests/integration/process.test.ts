@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import type postgres from 'postgres';
 import { settings } from '../../src/config';
 import { connect, createDatabase } from '../helpers/database';
@@ -182,6 +184,22 @@ describe('start failures', () => {
     }
     expect(await refusesConnections(port)).toBe(true); // no worker of ours holds it (SO_REUSEPORT would hide behind ours)
     await closeServer(await listenOn(port));
+  });
+
+  test('a port already in use, on the embedded PostgreSQL: refused before anything is made in DATA_DIR', async () => {
+    const port = await freePort();
+    const squatter = await listenOn(port);
+    const dataDir = path.join(os.tmpdir(), `roombook-port-taken-${process.pid}`);
+    try {
+      const primary = runMain({ DATABASE_URL: undefined, DATA_DIR: dataDir, PORT: String(port), WORKERS: '1' });
+      const { code, output } = await within(30_000, collect(primary), 'the primary to exit').finally(() => primary.kill('SIGKILL'));
+      expect(code).toBe(1);
+      expect(output).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(fs.existsSync(dataDir)).toBe(false); // no initdb, no PostgreSQL started and stopped for nothing
+    } finally {
+      await closeServer(squatter);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   // 192.0.2.1 (TEST-NET-1, RFC 5737) is a valid address that no interface here has: the bind fails
