@@ -508,7 +508,9 @@ describe.each(kinds)('$path', (k) => {
       const item = await create(k.path, unique('auth'));
       await bookFor(k, item, dayFromToday(2));
       const before = await snapshot();
-      expectError(await api.post(k.path, { name: unique('nope') }, headers), 401, 'unauthorized');
+      const refused = await api.post(k.path, { name: unique('nope') }, headers);
+      expectError(refused, 401, 'unauthorized');
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="roombook"'); // RFC 9110 11.6.1: every 401 names its scheme
       expectError(await api.patch(`${k.path}/${item.id}`, { name: unique('nope') }, headers), 401, 'unauthorized');
       expectError(await api.del(`${k.path}/${item.id}`, headers), 401, 'unauthorized');
       expectError(await api.del(`${k.path}/${item.id}?cascade=true`, headers), 401, 'unauthorized');
