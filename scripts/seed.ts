@@ -17,10 +17,10 @@ export function parseSeedArgs(args: string[]): { rooms: number; users: number } 
   const counts = { rooms: 0, users: 0 };
   for (let i = 0; i < args.length; i += 2) {
     const key = args[i].replace(/^--/, '');
-    if (!args[i].startsWith('--') || !(key === 'rooms' || key === 'users')) throw new Error(`unexpected ${JSON.stringify(args[i])}; ${USAGE}`);
+    if (!args[i].startsWith('--') || !(key === 'rooms' || key === 'users')) throw new Error(`unexpected ${JSON.stringify(args[i])}`);
     const raw = args[i + 1] ?? '';
     const value = /^\d{1,8}$/.test(raw) ? Number(raw) : NaN;
-    if (!(value <= MAX_ROWS)) throw new Error(`${args[i]} needs a whole number from 0 to ${MAX_ROWS}, not ${JSON.stringify(raw)}; ${USAGE}`);
+    if (!(value <= MAX_ROWS)) throw new Error(`${args[i]} needs a whole number from 0 to ${MAX_ROWS}, not ${JSON.stringify(raw)}`);
     counts[key] = value;
   }
   return counts;
@@ -43,8 +43,7 @@ export async function seed(sql: Sql, rooms: number, users: number): Promise<{ ro
   });
 }
 
-async function main(): Promise<void> {
-  const { rooms, users } = parseSeedArgs(process.argv.slice(2));
+async function main({ rooms, users }: { rooms: number; users: number }): Promise<void> {
   const url = settings.databaseUrl.parse(process.env.DATABASE_URL ?? '');
   if (!url) throw new Error('set DATABASE_URL to a postgres:// URL of a migrated database (npm run db:migrate)');
   const sql = createSql(url, { max: 1, applicationName: 'roombook-seed' });
@@ -56,13 +55,24 @@ async function main(): Promise<void> {
   }
 }
 
+const HELP = `${USAGE}\n  adds the rooms ROOM1..ROOMn and users user1..usern that are missing, in DATABASE_URL's migrated database\n`;
+
 if (require.main === module) {
-  if (process.argv.length === 2) {
-    // Nothing asked for: say how to ask, rather than exit 0 having added nothing (2: a usage error).
-    process.stderr.write(`${USAGE}\n  adds the rooms ROOM1..ROOMn and users user1..usern that are missing, in DATABASE_URL's migrated database\n`);
+  const args = process.argv.slice(2);
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  let counts: { rooms: number; users: number };
+  try {
+    // Nothing asked for is a usage error too, rather than exit 0 having added nothing. Exit 2: usage.
+    if (args.length === 0) throw new Error('nothing to add');
+    counts = parseSeedArgs(args);
+  } catch (error) {
+    process.stderr.write(`db:seed: ${(error as Error).message}\n${HELP}`);
     process.exit(2);
   }
-  main().catch((error) => {
+  main(counts).catch((error) => {
     const hint = (error as { code?: string }).code === '42P01' ? ' (run npm run db:migrate first)' : '';
     process.stderr.write(`db:seed failed: ${(error as Error).message}${hint}\n`);
     process.exit(1);

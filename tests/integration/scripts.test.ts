@@ -87,9 +87,9 @@ describe('db:seed', () => {
     [['--rooms', '-1'], /--rooms needs a whole number/],
     [['--rooms', '10000001'], /--rooms needs a whole number/],
     [['--tables', '3'], /unexpected "--tables"/],
-  ])('refuses %j with its usage', async (args, message) => {
+  ])('refuses %j with its usage, exit 2', async (args, message) => {
     const { code, output } = await run('seed.js', { DATABASE_URL: database.url }, args);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(output).toMatch(message);
     expect(output).toContain('usage: npm run db:seed -- --rooms N --users N');
   });
@@ -98,9 +98,15 @@ describe('db:seed', () => {
     const [{ n: before }] = await sql`SELECT count(*)::int AS n FROM rooms`;
     const { code, output } = await run('seed.js', { DATABASE_URL: database.url });
     expect(code).toBe(2);
-    expect(output).toMatch(/^usage: npm run db:seed -- --rooms N --users N\n/);
+    expect(output).toMatch(/^db:seed: nothing to add\nusage: npm run db:seed -- --rooms N --users N\n/);
     const [{ n: after }] = await sql`SELECT count(*)::int AS n FROM rooms`;
     expect(after).toBe(before);
+  });
+
+  test('--help prints its usage and exits 0', async () => {
+    const { code, output } = await run('seed.js', {}, ['--help']);
+    expect(code).toBe(0);
+    expect(output).toMatch(/^usage: npm run db:seed -- --rooms N --users N\n/);
   });
 
   test('on a database without the schema it points to db:migrate', async () => {
