@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseOptions } from './lib/args';
+import { parseOptions, usageError } from './lib/args';
 import { describeMachine, machine } from './lib/machine';
 import { commandLine } from './lib/report';
 import { markdownTable } from './lib/stats';
@@ -88,6 +88,7 @@ async function main(): Promise<void> {
   const host = machine(repoRoot);
   const bench = new Bench({ time: options.time, warmup: true, warmupTime: options.warmup });
   const chosen = tasks().filter((task) => task.name.includes(options.filter));
+  if (chosen.length === 0) usageError(`--filter ${options.filter}: no task's name contains it (--help, or bench/README.md)`);
   for (const task of chosen) {
     const { fn, inner } = task;
     if (inner === 1) bench.add(task.name, async () => { sink = await fn(); });

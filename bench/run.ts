@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { parseOptions } from './lib/args';
+import { parseOptions, usageError } from './lib/args';
 import { createBenchDatabase, serverSettings, type BenchDatabase } from './lib/database';
 import { wrkCommand, wrkInstalled, type Tool, type Workload } from './lib/load';
 import { describeMachine, machine } from './lib/machine';
@@ -19,14 +19,14 @@ import { median } from './lib/stats';
  */
 const repoRoot = path.resolve(__dirname, '..', '..');
 const options = parseOptions(process.argv.slice(2), {
-  duration: { value: 10, help: 'seconds per measured run' },
-  runs: { value: 3, help: 'measured runs per scenario; the median is reported' },
-  warmup: { value: 5, help: 'seconds of the warm-up run per scenario, discarded (0: none)' },
+  duration: { value: 10, help: 'seconds per measured run', min: 1, whole: true },
+  runs: { value: 3, help: 'measured runs per scenario; the median is reported', min: 1, whole: true },
+  warmup: { value: 5, help: 'seconds of the warm-up run per scenario, discarded (0: none)', whole: true },
   only: { value: '', help: 'comma-separated scenario ids to run (original-c15, original-c64, ceiling-c64, fresh-c64; ' +
     'and, only when named, past-c64, one-slot-c64 and booked-c64, which take the database\'s work apart: bench/README.md)' },
-  tool: { value: '', help: 'wrk or autocannon (default: wrk when installed)' },
-  rooms: { value: 10000, help: 'rooms ROOM1..ROOMn seeded for the fresh workload' },
-  users: { value: 1000, help: 'users user1..userN seeded' },
+  tool: { value: '', help: 'wrk or autocannon (default: wrk when installed)', choices: ['wrk', 'autocannon'] },
+  rooms: { value: 10000, help: 'rooms ROOM1..ROOMn seeded for the fresh workload', min: 1, whole: true },
+  users: { value: 1000, help: 'users user1..userN seeded', min: 1, whole: true },
   'keep-bookings': { value: false, help: 'do not empty the bookings table before each roombook run' },
   'wal-mb': { value: 512, help: 'MB of WAL written and checkpointed before the runs, so WAL files are reused as on a running server (0: none)' },
 }, 'npm run bench -- [options]   (roombook settings such as WORKERS or DB_POOL_SIZE come from the environment;\n' +
@@ -58,7 +58,7 @@ function chosenScenarios(only: string): Scenario[] {
   if (only === '') return SCENARIOS.filter((s) => !s.onlyWhenNamed);
   const ids = only.split(',');
   const unknown = ids.filter((id) => !SCENARIOS.some((s) => s.id === id));
-  if (unknown.length > 0) throw new Error(`--only: no scenario ${unknown.join(', ')} (${SCENARIOS.map((s) => s.id).join(', ')})`);
+  if (unknown.length > 0) usageError(`--only: no scenario ${unknown.join(', ')} (${SCENARIOS.map((s) => s.id).join(', ')})`);
   return SCENARIOS.filter((s) => ids.includes(s.id));
 }
 
@@ -66,7 +66,7 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(): Promise<void> {
   const scenarios = chosenScenarios(options.only);
-  if (options.runs < 1 || options.duration < 1) throw new Error('--runs and --duration must be at least 1');
+  if (options.tool === 'wrk' && !wrkInstalled()) usageError('--tool wrk: wrk is not installed (apt-get install wrk)');
   const tool: Tool = options.tool === 'autocannon' || (options.tool === '' && !wrkInstalled()) ? 'autocannon' : 'wrk';
   if (tool === 'autocannon') {
     progress(options.tool ? 'load generator: autocannon (asked for)' :

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseOptions } from './lib/args';
+import { parseOptions, usageError } from './lib/args';
 import { createBenchDatabase, serverSettings, sharedDatabase, type BenchDatabase } from './lib/database';
 import { wrkCommand, wrkInstalled, type LoadResult, type LoadSpec, type Tool } from './lib/load';
 import { describeMachine, machine } from './lib/machine';
@@ -25,19 +25,19 @@ import { formatCount, markdownTable, median, sum } from './lib/stats';
  */
 const repoRoot = path.resolve(__dirname, '..', '..');
 const options = parseOptions(process.argv.slice(2), {
-  duration: { value: 10, help: 'seconds per measured run' },
-  runs: { value: 3, help: 'measured runs per worker count (host count with --hosts); medians are reported' },
-  warmup: { value: 5, help: 'seconds of the warm-up run per worker count (host count), discarded (0: none)' },
-  'max-workers': { value: os.availableParallelism(), help: 'largest worker count (counts measured: 1..8, then doubling, and this one)' },
-  threads: { value: 4, help: 'wrk threads (with --hosts: in all, split over the hosts\' wrk processes, at least 1 each)' },
-  connections: { value: 64, help: 'connections (with --hosts: in all, split over the hosts)' },
-  'connections-per-worker': { value: 0, help: 'instead of --connections: this many per worker (the same load per worker at every count; not with --hosts)' },
-  rooms: { value: 10000, help: 'rooms seeded' },
-  users: { value: 1000, help: 'users seeded' },
-  tool: { value: '', help: 'wrk or autocannon (default: wrk when installed)' },
+  duration: { value: 10, help: 'seconds per measured run', min: 1, whole: true },
+  runs: { value: 3, help: 'measured runs per worker count (host count with --hosts); medians are reported', min: 1, whole: true },
+  warmup: { value: 5, help: 'seconds of the warm-up run per worker count (host count), discarded (0: none)', whole: true },
+  'max-workers': { value: os.availableParallelism(), help: 'largest worker count (counts measured: 1..8, then doubling, and this one)', min: 1, whole: true },
+  threads: { value: 4, help: 'wrk threads (with --hosts: in all, split over the hosts\' wrk processes, at least 1 each)', min: 1, whole: true },
+  connections: { value: 64, help: 'connections (with --hosts: in all, split over the hosts)', min: 1, whole: true },
+  'connections-per-worker': { value: 0, help: 'instead of --connections: this many per worker (the same load per worker at every count; not with --hosts)', whole: true },
+  rooms: { value: 10000, help: 'rooms seeded', min: 1, whole: true },
+  users: { value: 1000, help: 'users seeded', min: 1, whole: true },
+  tool: { value: '', help: 'wrk or autocannon (default: wrk when installed)', choices: ['wrk', 'autocannon'] },
   hosts: { value: 0, help: 'hosts mode: N roombook instances (separate primaries, ports and metrics ports, one database); for 1..N hosts, ' +
-    'one wrk per host with the threads and connections split between them, started together and summed; writes results/scaling-hosts.*' },
-  'workers-per-host': { value: 1, help: 'with --hosts: WORKERS of each roombook instance' },
+    'one wrk per host with the threads and connections split between them, started together and summed; writes results/scaling-hosts.*', whole: true },
+  'workers-per-host': { value: 1, help: 'with --hosts: WORKERS of each roombook instance', min: 1, whole: true },
 }, 'npm run bench:scaling -- [options]   (DATABASE_URL: use a throwaway database on that server; its whole postmaster is measured)\n' +
   'npm run bench:scaling -- --hosts N [--workers-per-host W] [options]   (the load spread over 1..N roombook instances; --max-workers does not apply)');
 
@@ -136,7 +136,7 @@ const spec = (url: string, durationS: number, connections = options.connections)
  * is busy, and make sure an interrupted run stops every server and drops its database.
  */
 async function beginRun(autocannonNote: string) {
-  if (options.runs < 1 || options.duration < 1) throw new Error('--runs and --duration must be at least 1');
+  if (options.tool === 'wrk' && !wrkInstalled()) usageError('--tool wrk: wrk is not installed (apt-get install wrk)');
   const tool: Tool = options.tool === 'autocannon' || (options.tool === '' && !wrkInstalled()) ? 'autocannon' : 'wrk';
   if (tool === 'autocannon') progress(`wrk is not installed or not chosen: using autocannon, which runs in this process; ${autocannonNote}`);
   const started = new Date();
@@ -160,7 +160,6 @@ async function beginRun(autocannonNote: string) {
 
 async function main(): Promise<void> {
   if (options.hosts > 0) return hostsMain();
-  if (!Number.isInteger(options['max-workers']) || options['max-workers'] < 1) throw new Error('--max-workers must be a whole number, at least 1');
   const { tool, started, host, noise, stopAll, openDatabase } = await beginRun('its CPU is the load generator\'s');
   let database: BenchDatabase | undefined;
   const runsByWorkers = new Map<number, ScalingRun[]>();
@@ -293,10 +292,9 @@ async function runHosts(loaded: Roombook[], postmaster: number, durationS: numbe
 async function hostsMain(): Promise<void> {
   const hosts = options.hosts;
   const workersPerHost = options['workers-per-host'];
-  if (!Number.isInteger(hosts) || !Number.isInteger(workersPerHost) || workersPerHost < 1) throw new Error('--hosts and --workers-per-host must be whole numbers, --workers-per-host at least 1');
-  if (hosts > options.connections) throw new Error('--hosts cannot exceed --connections: each host needs a connection');
-  if (options['connections-per-worker'] > 0) throw new Error('--connections-per-worker does not apply with --hosts (use --connections)');
-  if (process.argv.slice(2).some((arg) => arg.startsWith('--max-workers'))) throw new Error('--max-workers does not apply with --hosts (use --workers-per-host)');
+  if (hosts > options.connections) usageError('--hosts cannot exceed --connections: each host needs a connection');
+  if (options['connections-per-worker'] > 0) usageError('--connections-per-worker does not apply with --hosts (use --connections)');
+  if (process.argv.slice(2).some((arg) => arg.startsWith('--max-workers'))) usageError('--max-workers does not apply with --hosts (use --workers-per-host)');
   const { tool, started, host, noise, stopAll, openDatabase } = await beginRun('its instances share one thread');
   let database: BenchDatabase | undefined;
   const runsByHosts = new Map<number, HostsRun[]>();
