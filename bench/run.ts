@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseOptions, usageError } from './lib/args';
 import { createBenchDatabase, serverSettings, type BenchDatabase } from './lib/database';
+import { stopOnInterrupt, wasInterrupted } from './lib/interrupt';
 import { wrkCommand, wrkInstalled, type Tool, type Workload } from './lib/load';
 import { describeMachine, machine } from './lib/machine';
 import { batchFigures, readBatchCounters } from './lib/metrics';
@@ -79,14 +80,13 @@ async function main(): Promise<void> {
   let database: BenchDatabase | undefined;
   let roombook: Roombook | undefined;
   let ceiling: RunningServer | undefined;
-  const cleanup = async () => {
+  let stopping: Promise<void> | undefined; // once: an interrupt and main's finally may both ask
+  const cleanup = () => (stopping ??= (async () => {
     await stopRoombook(roombook);
     await ceiling?.stop();
     await database?.dispose();
-  };
-  const interrupted = () => void cleanup().finally(() => process.exit(130));
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  })());
+  stopOnInterrupt(cleanup);
 
   try {
     database = await createBenchDatabase(process.env.DATABASE_URL || undefined);
@@ -184,6 +184,7 @@ function largestWorkerPeakRss(primary: number): number {
 }
 
 main().catch((error) => {
+  if (wasInterrupted()) return; // the interrupt stops the servers and exits; the load it stopped is no failure
   process.stderr.write(`bench failed: ${(error as Error).stack ?? error}\n`);
   process.exit(1);
 });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseOptions, usageError } from './lib/args';
 import { createBenchDatabase, serverSettings, sharedDatabase, type BenchDatabase } from './lib/database';
+import { stopOnInterrupt, wasInterrupted } from './lib/interrupt';
 import { wrkCommand, wrkInstalled, type LoadResult, type LoadSpec, type Tool } from './lib/load';
 import { describeMachine, machine } from './lib/machine';
 import { measure, measureSpread } from './lib/measure';
@@ -143,13 +144,12 @@ async function beginRun(autocannonNote: string) {
   const host = machine(repoRoot);
   const noise = await busyProcesses(1000, [process.pid]);
   let database: BenchDatabase | undefined;
-  const stopAll = async () => {
+  let stopping: Promise<void> | undefined; // once: an interrupt and main's finally may both ask
+  const stopAll = () => (stopping ??= (async () => {
     for (const roombook of servers.splice(0).reverse()) await stopRoombook(roombook); // the first holds the embedded PostgreSQL
     await database?.dispose();
-  };
-  const interrupted = () => void stopAll().finally(() => process.exit(130));
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  })());
+  stopOnInterrupt(stopAll);
   const openDatabase = async (): Promise<BenchDatabase> => {
     database = await createBenchDatabase(process.env.DATABASE_URL || undefined);
     progress(`database: ${database.description}`);
@@ -387,6 +387,7 @@ async function hostsMain(): Promise<void> {
 }
 
 main().catch((error) => {
+  if (wasInterrupted()) return; // the interrupt stops the servers and exits; the load it stopped is no failure
   process.stderr.write(`bench:scaling failed: ${(error as Error).stack ?? error}\n`);
   process.exit(1);
 });

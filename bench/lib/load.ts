@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { parseStat, ticksPerSecond } from './proc';
 import { bodyStream, type StreamName } from './streams';
@@ -62,13 +62,26 @@ export function wrkCommand(spec: LoadSpec, repoRoot: string): string {
   return ['wrk', ...wrkArgs(spec, repoRoot).map((arg) => (arg.startsWith(repoRoot) ? path.relative(repoRoot, arg) : arg))].join(' ');
 }
 
+/** The wrk shells running now, each the leader of its own process group (stopLoads). */
+const runningLoads = new Set<ChildProcess>();
+
+/** Stops every wrk still running, with its shell: an interrupted run must not leave one behind. */
+export function stopLoads(): void {
+  for (const child of runningLoads) {
+    try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone already */ }
+  }
+}
+
 /**
  * wrk runs under a shell that prints its own /proc stat after wrk exits: the shell has reaped
- * wrk by then, so its cutime+cstime are wrk's CPU time (all of wrk's threads).
+ * wrk by then, so its cutime+cstime are wrk's CPU time (all of wrk's threads). The shell leads a
+ * process group of its own, so that stopLoads can stop wrk with it (killing the shell alone would
+ * leave wrk running to the end of its -d).
  */
 function runWrk(spec: LoadSpec, repoRoot: string): Promise<LoadResult> {
   const shell = 'wrk "$@"; code=$?; cat /proc/$$/stat >&2; exit $code';
-  const child = spawn('sh', ['-c', shell, 'sh', ...wrkArgs(spec, repoRoot)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', shell, 'sh', ...wrkArgs(spec, repoRoot)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  runningLoads.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -77,6 +90,7 @@ function runWrk(spec: LoadSpec, repoRoot: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
+      runningLoads.delete(child);
       clearTimeout(limit);
       const resultLine = stdout.split('\n').find((line) => line.includes('"kind":"wrk-result"'));
       if (code !== 0 || !resultLine) {
