@@ -6,7 +6,7 @@ import { stopOnInterrupt, wasInterrupted } from './lib/interrupt';
 import { wrkCommand, wrkInstalled, type Tool, type Workload } from './lib/load';
 import { describeMachine, machine } from './lib/machine';
 import { batchFigures, readBatchCounters } from './lib/metrics';
-import { measure, summarise, type RunRecord } from './lib/measure';
+import { failedChecks, failOnChecks, measure, summarise, type RunRecord } from './lib/measure';
 import { allStats, busyProcesses, peakRssMb, treeCpuSeconds } from './lib/proc';
 import { commandLine, report, type ScenarioResult } from './lib/report';
 import { postmasterPid, startRoombook, stopRoombook, tuning, workersAsRun, type Roombook } from './lib/roombook';
@@ -171,6 +171,7 @@ async function main(): Promise<void> {
       postgresTree: database.kind === 'server' ? 'the whole server (other databases\' work included)' : 'the embedded server',
       postgresSettings: pgSettings, roombookSettings: tuning(roombook ? workersAsRun(roombook.workers) : {}), noise, results, records,
     });
+    failOnChecks(failedChecks(records));
   } finally {
     progress('stopping servers ...');
     await cleanup();

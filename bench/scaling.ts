@@ -6,7 +6,7 @@ import { createBenchDatabase, serverSettings, sharedDatabase, type BenchDatabase
 import { stopOnInterrupt, wasInterrupted } from './lib/interrupt';
 import { wrkCommand, wrkInstalled, type LoadResult, type LoadSpec, type Tool } from './lib/load';
 import { describeMachine, machine } from './lib/machine';
-import { measure, measureSpread } from './lib/measure';
+import { failOnChecks, measure, measureSpread } from './lib/measure';
 import { busyProcesses, machineBusySeconds, treeCpuSeconds } from './lib/proc';
 import { commandLine } from './lib/report';
 import { postmasterPid, startRoombook, stopRoombook, tuning, type Roombook } from './lib/roombook';
@@ -221,7 +221,12 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(dir, `${name}.svg`), scalingSvg(points, `${host.cpuModel}, ${host.cores} cores; ${options.duration} s runs, median of ${options.runs}`));
   fs.writeFileSync(path.join(dir, `${name}.md`), `${text}\n\n![scaling](${name}.svg)\n`);
   process.stdout.write(`\nwritten: ${path.relative(repoRoot, file)}, bench/results/${name}.svg, bench/results/${name}.md\n`);
+  failOnChecks(mismatches(runsByWorkers, 'WORKERS'));
 }
+
+/** The measured runs whose SQL check failed, by worker or host count. */
+const mismatches = (runsByCount: Map<number, ScalingRun[]>, what: string): string[] => [...runsByCount]
+  .flatMap(([count, runs]) => runs.filter((r) => r.verdict === 'MISMATCH').map((r) => `${what}=${count} run ${r.run}`));
 
 /** --hosts: one run's figures, summed over the wrk processes, and each host's own. */
 interface HostsRun extends ScalingRun {
@@ -384,6 +389,7 @@ async function hostsMain(): Promise<void> {
     `${host.cpuModel}, ${host.cores} cores; ${workersPerHost} worker(s) per host; ${options.duration} s runs, median of ${options.runs}`, 'hosts'));
   fs.writeFileSync(path.join(dir, 'scaling-hosts.md'), `${text}\n\n![scaling over hosts](scaling-hosts.svg)\n`);
   process.stdout.write('\nwritten: bench/results/scaling-hosts.json, bench/results/scaling-hosts.svg, bench/results/scaling-hosts.md\n');
+  failOnChecks(mismatches(runsByHosts, 'hosts'));
 }
 
 main().catch((error) => {

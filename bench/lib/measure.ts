@@ -69,9 +69,30 @@ async function checkWrites(sql: Sql, rowsBefore: number, load: LoadResult, conne
   const written = rowsAfter - rowsBefore;
   const created = load.statuses['201'] ?? 0;
   const doubleBooked = await doubleBookedSlots(sql);
+  return { rowsBefore, rowsAfter, written, created, doubleBooked, verdict: verdictOf(written, created, doubleBooked, connections) };
+}
+
+/** A 201 without its row, a row that no cut-off explains, or a (room, day) booked twice: MISMATCH. */
+export function verdictOf(written: number, created: number, doubleBooked: number, connections: number): Check['verdict'] {
   const gap = written - created;
-  const verdict = doubleBooked > 0 || gap < 0 || gap > connections ? 'MISMATCH' : gap === 0 ? 'exact' : 'cut-off';
-  return { rowsBefore, rowsAfter, written, created, doubleBooked, verdict };
+  return doubleBooked > 0 || gap < 0 || gap > connections ? 'MISMATCH' : gap === 0 ? 'exact' : 'cut-off';
+}
+
+/** The runs whose SQL check failed, warm-up included (a double booking there is one all the same). */
+export function failedChecks(records: RunRecord[]): string[] {
+  return records.filter((record) => record.check?.verdict === 'MISMATCH').map(({ scenario, run, check }) =>
+    `${scenario} ${run === 0 ? 'warm-up' : `run ${run}`}: ${check!.created} 201s, ${check!.written} rows written, ` +
+    `${check!.doubleBooked} (room, day) booked twice`);
+}
+
+/**
+ * A failed check fails the command (exit code 1) after the figures are written: a bench whose
+ * answers the database does not bear out has measured a bug, not a speed.
+ */
+export function failOnChecks(failed: string[]): void {
+  if (failed.length === 0) return;
+  process.stderr.write(`SQL check FAILED (201s seen against rows written, or a (room, day) booked twice):\n${failed.map((line) => `- ${line}\n`).join('')}`);
+  process.exitCode = 1;
 }
 
 /**
