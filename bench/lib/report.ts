@@ -102,7 +102,8 @@ export function renderReport(report: Report): string {
     `database: ${report.database}`,
     `PostgreSQL settings: ${Object.entries(report.postgresSettings).map(([k, v]) => `${k}=${v}`).join(', ') || '–'}`,
     `roombook settings: ${Object.entries(report.roombookSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
-    `load generator: ${report.tool === 'wrk' ? 'wrk with bench/lua/*.lua' : 'autocannon (wrk not installed): not comparable with wrk figures'}`,
+    `load generator: ${report.tool === 'wrk' ? 'wrk with bench/lua/*.lua'
+      : `autocannon (${report.options.tool === 'autocannon' ? '--tool autocannon' : 'wrk not installed'}): not comparable with wrk figures`}`,
     `other processes busy at start: ${report.noise.length ? report.noise.map((p) => `${p.comm} (${Math.round(p.cpu * 100)} % of a core)`).join('; ') : 'none'}`,
     '```',
     '',
