@@ -21,10 +21,10 @@ async function runWorker(config: Config): Promise<void> {
     await worker.stop();
     process.exit(0);
   };
-  // The primary decides when workers stop; a terminal's Ctrl-C reaches them too and means the same.
+  // The primary decides when workers stop; a terminal's Ctrl-C (or its closing: SIGHUP) reaches
+  // them too and means the same.
   process.on('message', (message: { type?: string }) => message?.type === 'stop' && void stop());
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void stop());
   process.on('disconnect', () => void stop()); // the primary is gone
   process.send!({ type: 'ready', port: worker.port } satisfies WorkerMessage);
 }

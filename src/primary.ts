@@ -43,8 +43,9 @@ export async function runPrimary(config: Config): Promise<void> {
     log.info('stopped');
     process.exit(exitCode);
   };
-  process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
-  process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
+  // SIGHUP: the terminal closed. Its default would end the primary at once and leave the embedded
+  // PostgreSQL (a process group of its own) running; a graceful stop is what a closed terminal means.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0, signal));
 
   try {
     // First: a port that is taken (or a HOST that is no address here) must not cost an initdb.

@@ -122,6 +122,18 @@ test('without the optional embedded PostgreSQL package (as in the container imag
   expect(output).not.toContain('Require stack');
 });
 
+test('closing the terminal (SIGHUP to the process group) stops the service and its embedded PostgreSQL, exit 0', async () => {
+  const dataDir = path.join(tempDir(), 'data');
+  const server = await startServer({ workers: 1, processGroup: true, env: { DATA_DIR: dataDir, DATABASE_URL: undefined } });
+  const postmaster = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  try {
+    expect(await server.stop('SIGHUP')).toBe(0);
+    expect(() => process.kill(postmaster, 0)).toThrow(); // gone, not left running in its own process group
+  } finally {
+    await server.stop('SIGKILL');
+  }
+});
+
 test('the service stops with exit code 1 when its embedded PostgreSQL dies, rather than answer 503 for good', async () => {
   const dataDir = path.join(tempDir(), 'data');
   const server = await startServer({ env: { DATA_DIR: dataDir, DATABASE_URL: undefined } });

@@ -312,7 +312,8 @@ describe('graceful shutdown', () => {
   });
   // A terminal's Ctrl-C (and systemd's default stop) signals the whole process group: the workers
   // get the signal themselves as well as the primary's stop message, and must still drain.
-  test.each(['SIGINT', 'SIGTERM'] as const)('%s to the whole process group: a request in flight is answered, exit 0', async (signal) => {
+  // SIGHUP: the terminal was closed.
+  test.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)('%s to the whole process group: a request in flight is answered, exit 0', async (signal) => {
     const server = await startServer({ databaseUrl: database.url, workers: 2, env: { ADMIN_TOKEN }, processGroup: true });
     try {
       const room = `GROUP-${signal}`;
