@@ -12,7 +12,7 @@ export interface PoolOptions {
    * kept planning it again (about a quarter of its CPU per statement).
    */
   genericPlans?: boolean;
-  /** statement_timeout in ms: PostgreSQL cancels (rolls back) a statement that runs longer. */
+  /** statement_timeout in ms: PostgreSQL cancels (rolls back) a statement that runs longer (default: none, whatever the database sets). */
   statementTimeoutMs?: number;
   /**
    * idle_in_transaction_session_timeout in ms: PostgreSQL ends a session that leaves a transaction
@@ -21,6 +21,9 @@ export interface PoolOptions {
    */
   idleInTransactionTimeoutMs?: number;
 }
+
+/** A timeout setting's 0 (none), as text: postgres.js leaves a falsy value out of the startup message. */
+const NONE = '0' as unknown as number;
 
 /**
  * A postgres.js pool. Dates stay ISO strings (a day is not an instant) and bigint ids become
@@ -39,12 +42,18 @@ export function createSql(url: string, options: PoolOptions): Sql {
     idle_timeout: 0,
     prepare: true,
     onnotice: () => {},
-    // DateStyle ISO: days are read back as the text PostgreSQL writes, and a database or role whose
-    // DateStyle is 'SQL, DMY' (say) wrote 02/12/2026, answered as a date and never equal to a day
-    // booked. A startup setting overrides ALTER DATABASE/ROLE ... SET; TimeZone does not touch `date`.
-    connection: { application_name: options.applicationName, DateStyle: 'ISO',
+    // A startup setting overrides ALTER DATABASE/ROLE ... SET, so these hold whatever the database
+    // or role sets. DateStyle ISO: days are read back as the text PostgreSQL writes, and a database
+    // or role whose DateStyle is 'SQL, DMY' (say) wrote 02/12/2026, answered as a date and never
+    // equal to a day booked; TimeZone does not touch `date`. lock_timeout and statement_timeout 0
+    // unless set here: roombook bounds its own waits (QUERY_TIMEOUT_MS, BOOKING_STATEMENT_TIMEOUT_MS)
+    // and relies on waiting for locks (a room delete waits for the bookings in flight), so a
+    // lock_timeout of 10 ms made deletes and creates 500 (SQLSTATE 55P03), and a statement_timeout
+    // of 50 ms cancelled every cache reload of 600,000 names, so the workers never became ready,
+    // and db:seed.
+    connection: { application_name: options.applicationName, DateStyle: 'ISO', lock_timeout: NONE,
       ...(options.genericPlans ? { plan_cache_mode: 'force_generic_plan' } : {}),
-      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      statement_timeout: options.statementTimeoutMs ?? NONE,
       ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}) },
     types: {
       day: { to: 1082, from: [1082], serialize: (value: string) => value, parse: (value: string) => value },

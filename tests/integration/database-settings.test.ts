@@ -1,0 +1,58 @@
+/**
+ * The real server on databases whose session defaults are not PostgreSQL's: an external
+ * DATABASE_URL server may set timeouts per database or role (ALTER DATABASE/ROLE ... SET), which
+ * every session of roombook's would otherwise inherit. (DateStyle and TimeZone: dates.test.ts.)
+ */
+import { connect, createDatabase } from '../helpers/database';
+import { startServer, type RunningServer } from '../helpers/server';
+import { client } from '../helpers/http';
+
+type Database = Awaited<ReturnType<typeof createDatabase>>;
+const started: { server?: RunningServer; database: Database }[] = [];
+
+/** A database of its own with `settings` (ALTER DATABASE ... SET each), and the server on it. */
+async function serve(settings: string[]) {
+  const database = await createDatabase();
+  const entry: (typeof started)[number] = { database };
+  started.push(entry);
+  const admin = connect(database.url);
+  for (const setting of settings) await admin.unsafe(`ALTER DATABASE ${database.name} SET ${setting}`);
+  await admin.end();
+  entry.server = await startServer({ databaseUrl: database.url });
+  return { api: client(entry.server.url), server: entry.server, database };
+}
+
+afterAll(async () => {
+  for (const { server, database } of started) {
+    await server?.stop();
+    await database.drop();
+  }
+});
+
+/** Holds a lock on bookings for `ms` through a connection of the test's, once `whileHeld` has started. */
+async function withBookingsLocked(url: string, ms: number, whileHeld: () => Promise<unknown>): Promise<unknown> {
+  const sql = connect(url);
+  let answer: Promise<unknown> | undefined;
+  try {
+    await sql.begin(async (tx) => {
+      await tx`LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE`;
+      answer = whileHeld();
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    });
+    return await answer;
+  } finally {
+    await sql.end();
+  }
+}
+
+test.each([
+  ["lock_timeout = '50ms'"],
+  ["statement_timeout = '50ms'"],
+])('with %s on the database, a room delete waits for a lock held 400 ms and succeeds', async (setting) => {
+  const { api, database } = await serve([setting]);
+  const room = (await api.post('/rooms', { name: 'locked' })).body;
+  expect(room.id).toBeDefined();
+  const deleted = await withBookingsLocked(database.url, 400, () => api.del(`/rooms/${room.id}`)) as { status: number; body: unknown };
+  expect([deleted.status, deleted.body]).toEqual([204, undefined]);
+  expect((await api.get(`/rooms/${room.id}`)).status).toBe(404);
+});
