@@ -19,6 +19,7 @@ export async function migrate(sql: Sql, directory = migrationsDir): Promise<stri
   const files = fs.readdirSync(directory).filter((name) => /^\d+_.*\.sql$/.test(name)).sort();
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await refuseStrayTables(tx as unknown as Sql);
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
       version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
     const done = new Set((await tx`SELECT version FROM schema_migrations`).map((row) => row.version as string));
@@ -30,4 +31,28 @@ export async function migrate(sql: Sql, directory = migrationsDir): Promise<stri
     }
     return applied;
   });
+}
+
+const TABLES = ['schema_migrations', 'rooms', 'users', 'bookings', 'roombook_settings'];
+
+/**
+ * roombook names its tables without a schema: each is created in the first schema of search_path
+ * that exists (current_schema()) and read wherever search_path finds it first. A search_path set by
+ * ALTER DATABASE/ROLE that names no such schema, or finds a table of these names in another schema
+ * (a `rooms` of someone else's before roombook's own), would create the migrations anew beside the
+ * applied ones, or read the wrong table: refused, naming search_path, rather than with PostgreSQL's
+ * `relation "rooms" already exists`.
+ */
+async function refuseStrayTables(sql: Sql): Promise<void> {
+  const [{ schema, path }] = await sql`SELECT current_schema() AS schema, current_setting('search_path') AS path`;
+  if (schema === null) throw new Error(`search_path is ${path}, and none of its schemas exists to hold roombook's tables`);
+  const found = await sql`SELECT t.name, n.nspname AS schema FROM unnest(${TABLES}::text[]) AS t(name)
+    JOIN pg_class c ON c.oid = to_regclass(quote_ident(t.name)) JOIN pg_namespace n ON n.oid = c.relnamespace`;
+  const elsewhere = found.find((row) => row.schema !== schema);
+  if (elsewhere) {
+    throw new Error(`search_path is ${path}: roombook's tables go in schema ${schema}, but it finds table ${elsewhere.name} in schema ${elsewhere.schema}`);
+  }
+  if (found.length > 0 && !found.some((row) => row.name === 'schema_migrations')) {
+    throw new Error(`table ${found[0].name} in schema ${schema} (search_path is ${path}) was not made by roombook's migrations: give roombook a schema or database of its own`);
+  }
 }

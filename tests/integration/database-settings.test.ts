@@ -4,20 +4,26 @@
  * every session of roombook's would otherwise inherit. (DateStyle and TimeZone: dates.test.ts.)
  */
 import { connect, createDatabase } from '../helpers/database';
-import { startServer, type RunningServer } from '../helpers/server';
+import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
 import { client } from '../helpers/http';
 
 type Database = Awaited<ReturnType<typeof createDatabase>>;
 const started: { server?: RunningServer; database: Database }[] = [];
 
-/** A database of its own with `settings` (ALTER DATABASE ... SET each), and the server on it. */
-async function serve(settings: string[]) {
+/** A database of its own (dropped at the end) with `settings` (ALTER DATABASE ... SET each). */
+async function databaseWith(settings: string[]) {
   const database = await createDatabase();
   const entry: (typeof started)[number] = { database };
   started.push(entry);
   const admin = connect(database.url);
   for (const setting of settings) await admin.unsafe(`ALTER DATABASE ${database.name} SET ${setting}`);
   await admin.end();
+  return { database, entry };
+}
+
+/** The server on a database of its own with `settings`. */
+async function serve(settings: string[]) {
+  const { database, entry } = await databaseWith(settings);
   entry.server = await startServer({ databaseUrl: database.url });
   return { api: client(entry.server.url), server: entry.server, database };
 }
@@ -55,4 +61,17 @@ test.each([
   const deleted = await withBookingsLocked(database.url, 400, () => api.del(`/rooms/${room.id}`)) as { status: number; body: unknown };
   expect([deleted.status, deleted.body]).toEqual([204, undefined]);
   expect((await api.get(`/rooms/${room.id}`)).status).toBe(404);
+});
+
+test('a search_path that finds another schema before the migrated one stops the start, naming search_path', async () => {
+  const { database } = await databaseWith([]);
+  const first = await startServer({ databaseUrl: database.url }); // migrates into public
+  await first.stop();
+  const admin = connect(database.url);
+  await admin.unsafe('CREATE SCHEMA other; CREATE TABLE other.rooms (id integer, name text)');
+  await admin.unsafe(`ALTER DATABASE ${database.name} SET search_path = other, public`);
+  await admin.end();
+  const { code, output } = await collect(runMain({ DATABASE_URL: database.url, PORT: '0' }));
+  expect(code).toBe(1);
+  expect(output).toContain('cannot start: search_path is other, public: roombook\'s tables go in schema other, but it finds table');
 });
