@@ -20,8 +20,13 @@ export async function migrate(sql: Sql, directory = migrationsDir): Promise<stri
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
     await refuseStrayTables(tx as unknown as Sql);
-    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+    // Only where it is missing: a role that may use the tables but not create any (PostgreSQL 15
+    // grants no CREATE on schema public to others than its owner) starts on a schema that another
+    // role migrated, and CREATE TABLE IF NOT EXISTS needs that privilege even when the table exists.
+    const [{ known }] = await tx`SELECT to_regclass('schema_migrations') IS NOT NULL AS known`;
+    if (!known) {
+      await tx`CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+    }
     const done = new Set((await tx`SELECT version FROM schema_migrations`).map((row) => row.version as string));
     const applied: string[] = [];
     for (const file of files.filter((name) => !done.has(name))) {

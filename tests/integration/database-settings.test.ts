@@ -3,7 +3,8 @@
  * DATABASE_URL server may set timeouts per database or role (ALTER DATABASE/ROLE ... SET), which
  * every session of roombook's would otherwise inherit. (DateStyle and TimeZone: dates.test.ts.)
  */
-import { connect, createDatabase } from '../helpers/database';
+import crypto from 'node:crypto';
+import { connect, createDatabase, serverUrl } from '../helpers/database';
 import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
 import { client } from '../helpers/http';
 
@@ -28,11 +29,16 @@ async function serve(settings: string[]) {
   return { api: client(entry.server.url), server: entry.server, database };
 }
 
+const roles: string[] = [];
+
 afterAll(async () => {
   for (const { server, database } of started) {
     await server?.stop();
     await database.drop();
   }
+  const admin = connect(serverUrl());
+  for (const role of roles) await admin.unsafe(`DROP ROLE IF EXISTS ${role}`);
+  await admin.end();
 });
 
 /** Holds a lock on bookings for `ms` through a connection of the test's, once `whileHeld` has started. */
@@ -74,4 +80,27 @@ test('a search_path that finds another schema before the migrated one stops the 
   const { code, output } = await collect(runMain({ DATABASE_URL: database.url, PORT: '0' }));
   expect(code).toBe(1);
   expect(output).toContain('cannot start: search_path is other, public: roombook\'s tables go in schema other, but it finds table');
+});
+
+test('a role that may only read and write the tables another role migrated runs the service', async () => {
+  const { database } = await databaseWith([]);
+  const first = await startServer({ databaseUrl: database.url }); // migrated by the tests' role, which owns the tables
+  await first.stop();
+  const role = `roombook_app_${crypto.randomBytes(4).toString('hex')}`;
+  roles.push(role);
+  const admin = connect(database.url);
+  await admin.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'app-password'`);
+  await admin.unsafe(`REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO ${role};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+  await admin.end();
+  const url = new URL(database.url);
+  [url.username, url.password] = [role, 'app-password'];
+  const entry = started.find((each) => each.database === database)!;
+  entry.server = await startServer({ databaseUrl: url.toString() });
+  const api = client(entry.server.url);
+  const room = (await api.post('/rooms', { name: 'lowly' })).body;
+  const user = (await api.post('/users', { name: 'lowly' })).body;
+  const booked = await api.post('/bookings', { room_id: room.id, user_id: user.id, date: '2030-01-01' });
+  expect(booked.status).toBe(201);
+  expect((await api.del(`/bookings/${booked.body.id}`, { 'X-Cancel-Token': booked.body.cancel_token })).status).toBe(204);
 });
