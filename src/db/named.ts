@@ -27,8 +27,13 @@ export class NamedRepository {
   }
 
   async findIdByName(name: string): Promise<number | undefined> {
-    const [row] = await this.sql`SELECT id FROM ${this.sql(this.table)} WHERE name = ${name}`;
-    return row?.id;
+    try {
+      const [row] = await this.sql`SELECT id FROM ${this.sql(this.table)} WHERE name = ${name}`;
+      return row?.id;
+    } catch (error) {
+      if ((error as { code?: string }).code === UNTRANSLATABLE) return undefined; // no row can hold it
+      throw error;
+    }
   }
 
   /**
@@ -67,7 +72,7 @@ export class NamedRepository {
       const [row] = await this.sql`INSERT INTO ${this.sql(this.table)} (name) VALUES (${name}) RETURNING id, name`;
       return row as Named;
     } catch (error) {
-      throw uniqueViolationAsNameTaken(error, name);
+      throw asNameRefusal(error, name);
     }
   }
 
@@ -77,7 +82,7 @@ export class NamedRepository {
       if (!row) throw new AppError('not_found', `No ${this.kind} has id ${id}.`);
       return row as Named;
     } catch (error) {
-      throw uniqueViolationAsNameTaken(error, name);
+      throw asNameRefusal(error, name);
     }
   }
 
@@ -102,6 +107,18 @@ export class NamedRepository {
   }
 }
 
-function uniqueViolationAsNameTaken(error: unknown, name: string): unknown {
-  return (error as { code?: string }).code === '23505' ? new AppError('name_taken', `The name ${name} is already in use.`) : error;
+const UNTRANSLATABLE = '22P05'; // a character the database's encoding (LATIN1, say) has no place for
+
+/**
+ * A name the database refuses as a 409 or 400, not a 500. The API's own checks pass every name
+ * that reaches here, but a database not in UTF8 may still refuse one: LATIN1 cannot store `ł`, and
+ * in a SQL_ASCII database the CHECK's char_length counts bytes, so 16 `É` are 32 (23514).
+ */
+function asNameRefusal(error: unknown, name: string): unknown {
+  switch ((error as { code?: string }).code) {
+    case '23505': return new AppError('name_taken', `The name ${name} is already in use.`);
+    case UNTRANSLATABLE: return new AppError('invalid_name', `The name ${name} has characters this database's encoding cannot store.`);
+    case '23514': return new AppError('invalid_name', `The name ${name} is longer than this database allows: it counts bytes, not characters.`);
+    default: return error;
+  }
 }

@@ -4,7 +4,7 @@
  * every session of roombook's would otherwise inherit. (DateStyle and TimeZone: dates.test.ts.)
  */
 import crypto from 'node:crypto';
-import { connect, createDatabase, serverUrl } from '../helpers/database';
+import { connect, createDatabase, databaseUrl, serverUrl } from '../helpers/database';
 import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
 import { client } from '../helpers/http';
 
@@ -103,4 +103,41 @@ test('a role that may only read and write the tables another role migrated runs 
   const booked = await api.post('/bookings', { room_id: room.id, user_id: user.id, date: '2030-01-01' });
   expect(booked.status).toBe(201);
   expect((await api.del(`/bookings/${booked.body.id}`, { 'X-Cancel-Token': booked.body.cancel_token })).status).toBe(204);
+});
+
+/** A database in `encoding` (C locale), dropped at the end, and the server on it. */
+async function serveEncoded(encoding: string) {
+  const name = `roombook_test_${crypto.randomBytes(5).toString('hex')}`;
+  const admin = connect(serverUrl());
+  await admin.unsafe(`CREATE DATABASE ${name} ENCODING '${encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+  await admin.end();
+  const drop = async () => {
+    const again = connect(serverUrl());
+    await again.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await again.end();
+  };
+  const entry: (typeof started)[number] = { database: { name, url: databaseUrl(name), drop } };
+  started.push(entry);
+  entry.server = await startServer({ databaseUrl: entry.database.url });
+  return client(entry.server.url);
+}
+
+test('in a LATIN1 database, a name with a character LATIN1 lacks is a 400 and is not found, not a 500', async () => {
+  const api = await serveEncoded('LATIN1');
+  expect((await api.post('/rooms', { name: 'café' })).body).toEqual({ id: 1, name: 'CAFÉ' });
+  const refused = await api.post('/users', { name: 'łukasz' });
+  expect([refused.status, refused.body.error]).toEqual([400, 'invalid_name']);
+  expect((await api.post('/users', { name: 'lukasz' })).status).toBe(201);
+  const renamed = await api.patch('/rooms/1', { name: 'łódź' });
+  expect([renamed.status, renamed.body.error]).toEqual([400, 'invalid_name']);
+  const booked = await api.post('/book', { room_name: 'café', user_name: 'łukasz', date: '2030-01-01' });
+  expect([booked.status, booked.body.error]).toEqual([409, 'user_not_found']);
+});
+
+test('in a SQL_ASCII database, which counts bytes, a name of 16 two-byte characters is a 400, not a 500', async () => {
+  const api = await serveEncoded('SQL_ASCII');
+  expect((await api.post('/rooms', { name: 'café' })).body).toEqual({ id: 1, name: 'CAFÉ' });
+  const refused = await api.post('/rooms', { name: 'é'.repeat(16) });
+  expect([refused.status, refused.body.error]).toEqual([400, 'invalid_name']);
+  expect((await api.post('/rooms', { name: 'é'.repeat(8) })).status).toBe(201);
 });
