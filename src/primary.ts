@@ -2,7 +2,7 @@ import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import net from 'node:net';
 import { isDefaultDataDir, isDefaultWorkers, type Config } from './config';
 import { embeddedMaxConnections, fitWorkers, readConnectionLimits, type WorkerFit } from './db/connection-budget';
-import { createSql } from './db/sql';
+import { createSql, workerDatabaseUrl } from './db/sql';
 import { migrate } from './db/migrate';
 import type { EmbeddedDatabase } from './db/embedded';
 import { workerExecArgv } from './heap';
@@ -65,10 +65,12 @@ export async function runPrimary(config: Config): Promise<void> {
     const databaseUrl = config.databaseUrl || embedded!.url;
     const sql = createSql(databaseUrl, { max: 1, applicationName: 'roombook-migrate' });
     let fit: WorkerFit;
+    let workerUrl: string;
     try {
       const applied = await migrate(sql);
       if (applied.length) log.info('migrations applied', { applied });
       fit = fitWorkers(config, !isDefaultWorkers(), await readConnectionLimits(sql));
+      workerUrl = await workerDatabaseUrl(sql, databaseUrl);
     } finally {
       await sql.end({ timeout: 2 });
     }
@@ -79,7 +81,7 @@ export async function runPrimary(config: Config): Promise<void> {
     if (!config.adminToken) {
       log.warn('ADMIN_TOKEN is not set: listening on loopback only, and any local client may change rooms and users');
     }
-    await startWorkers({ ...config, workers: fit.workers }, databaseUrl, port, Boolean(embedded), () => shuttingDown, shutdown,
+    await startWorkers({ ...config, workers: fit.workers }, databaseUrl, workerUrl, port, Boolean(embedded), () => shuttingDown, shutdown,
       { metrics, port: metricsServer.port });
   } catch (error) {
     log.error(`cannot start: ${(error as Error).message}`);
@@ -112,10 +114,10 @@ function listenFailure(host: string, port: number, error: NodeJS.ErrnoException)
   }
 }
 
-function startWorkers(config: Config, databaseUrl: string, port: number, isEmbedded: boolean,
+function startWorkers(config: Config, databaseUrl: string, workerUrl: string, port: number, isEmbedded: boolean,
   isShuttingDown: () => boolean, shutdown: (code: number, reason: string) => Promise<void>,
   observed: { metrics: PrimaryMetrics; port: number }): Promise<void> {
-  const env = { [WORKER_DATABASE_URL]: databaseUrl, PORT: String(port) };
+  const env = { [WORKER_DATABASE_URL]: workerUrl, PORT: String(port) };
   let failedStarts = 0;
   let everyoneReady = false;
   const ready = new Set<number>();

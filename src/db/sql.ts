@@ -63,6 +63,20 @@ export function createSql(url: string, options: PoolOptions): Sql {
 }
 
 /**
+ * The URL the workers connect with: `url` asking for no idle_session_timeout where the server knows
+ * that setting (PostgreSQL 14 and later; 13 refuses a startup parameter it does not know, so it is
+ * asked first). Workers hold their connections open while idle (idle_timeout: 0), the LISTEN
+ * connection between its checks above all: with idle_session_timeout = '2s' on the database it was
+ * closed every few seconds, and each worker reloaded its whole cache each time (26 reloads in a
+ * minute, one of them failing on a read connection closed the same way). postgres.js passes a
+ * URL's query parameters on as startup parameters, which override ALTER DATABASE/ROLE ... SET.
+ */
+export async function workerDatabaseUrl(sql: Sql, url: string): Promise<string> {
+  const [{ known }] = await sql`SELECT current_setting('idle_session_timeout', true) IS NOT NULL AS known`;
+  return known ? `${url}${url.includes('?') ? '&' : '?'}idle_session_timeout=0` : url;
+}
+
+/**
  * Opens `count` connections of a pool now; postgres.js opens them on demand, and a worker whose
  * client connections have taken every file descriptor (EMFILE) would then have none left for its
  * database connections, and fail every request that needs one until clients leave. Failures are

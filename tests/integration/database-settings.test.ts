@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import { connect, createDatabase, databaseUrl, serverUrl } from '../helpers/database';
 import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
 import { client } from '../helpers/http';
+import { scrape, total } from '../helpers/metrics';
 
 type Database = Awaited<ReturnType<typeof createDatabase>>;
 const started: { server?: RunningServer; database: Database }[] = [];
@@ -140,4 +141,18 @@ test('in a SQL_ASCII database, which counts bytes, a name of 16 two-byte charact
   const refused = await api.post('/rooms', { name: 'é'.repeat(16) });
   expect([refused.status, refused.body.error]).toEqual([400, 'invalid_name']);
   expect((await api.post('/rooms', { name: 'é'.repeat(8) })).status).toBe(201);
+});
+
+test('with idle_session_timeout = 1s on the database, idle connections stay open: no cache reloads, no 503', async () => {
+  const { api, server } = await serve(["idle_session_timeout = '1s'"]);
+  const user = (await api.post('/users', { name: 'idler' })).body;
+  const room = (await api.post('/rooms', { name: 'idler' })).body;
+  const reloads = async () => total(await scrape(server.metricsUrl), 'roombook_cache_reloads_total');
+  const before = await reloads();
+  await new Promise((resolve) => setTimeout(resolve, 3500)); // past the listener's 1 s idle, before its 5 s check
+  const statuses = [];
+  for (let i = 0; i < 6; i++) statuses.push((await api.get('/ready')).status, (await api.get(`/rooms/${room.id}`)).status);
+  statuses.push((await api.post('/bookings', { room_id: room.id, user_id: user.id, date: '2030-01-01' })).status);
+  expect(statuses).toEqual([...Array(12).fill(200), 201]);
+  expect(await reloads()).toBe(before);
 });
