@@ -110,7 +110,7 @@ test('a role that may only read and write the tables another role migrated runs 
 async function serveEncoded(encoding: string) {
   const name = `roombook_test_${crypto.randomBytes(5).toString('hex')}`;
   const admin = connect(serverUrl());
-  await admin.unsafe(`CREATE DATABASE ${name} ENCODING '${encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+  await admin.unsafe(`CREATE DATABASE ${name} ENCODING '${encoding}' LOCALE 'C' TEMPLATE template0`);
   await admin.end();
   const drop = async () => {
     const again = connect(serverUrl());
