@@ -73,6 +73,7 @@ const connectionLostCodes = new Set([
  */
 const refusedCodes = new Set([
   '57014', // query_canceled: statement_timeout ran out
+  '55P03', // lock_not_available: a lock_timeout the operator asked for (DATABASE_URL ?lock_timeout=...) ran out
   '25006', // read_only_sql_transaction: a standby, or default_transaction_read_only (maintenance)
   '53000', '53100', '53200', '53400', // insufficient resources: disk full, out of memory, a configured limit
   '58000', '58030', // system_error, io_error

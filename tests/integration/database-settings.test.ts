@@ -70,6 +70,18 @@ test.each([
   expect((await api.get(`/rooms/${room.id}`)).status).toBe(404);
 });
 
+// A DATABASE_URL's own parameters override roombook's startup settings: an operator who asks for a
+// lock_timeout gets it, and a wait that runs out is the database unable to serve now, not a 500.
+test('with ?lock_timeout=50 in DATABASE_URL, a room delete behind a lock held 400 ms is 503 db_unavailable with Retry-After', async () => {
+  const { database, entry } = await databaseWith([]);
+  entry.server = await startServer({ databaseUrl: `${database.url}?lock_timeout=50` });
+  const api = client(entry.server.url);
+  const room = (await api.post('/rooms', { name: 'impatient' })).body;
+  const deleted = await withBookingsLocked(database.url, 400, () => api.del(`/rooms/${room.id}`)) as { status: number; body: { error?: string }; headers: Headers };
+  expect([deleted.status, deleted.body?.error, deleted.headers.get('retry-after')]).toEqual([503, 'db_unavailable', '1']);
+  expect((await api.del(`/rooms/${room.id}`)).status).toBe(204); // once the lock is gone
+});
+
 test('a search_path that finds another schema before the migrated one stops the start, naming search_path', async () => {
   const { database } = await databaseWith([]);
   const first = await startServer({ databaseUrl: database.url }); // migrates into public
