@@ -2,7 +2,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { AppError, catalogue, type ErrorCode } from '../errors';
 import { methodNames, type Method, type RouteTable } from './app';
 import { docsPage } from './docs-page';
-import { PreSerialised, type Reply } from './reply';
+import { errorHeaders, PreSerialised, type Reply } from './reply';
 import { routeDocs, type RouteDoc } from './route-docs';
 
 /**
@@ -48,10 +48,25 @@ function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
   for (const [status, group] of [...byStatus].sort(([a], [b]) => a - b)) {
     responses[status] = {
       description: group.map((code) => `\`${code}\`: ${catalogue[code][1]}`).join(' '),
+      headers: headersOf(group),
       content: { 'application/json': { schema: json(errorBodyOf(group)) } },
     };
   }
   return responses;
+}
+
+/** The headers the answers of these codes carry (src/http/reply.ts, errorHeaders), each saying which codes carry it. */
+function headersOf(codes: ErrorCode[]): Record<string, unknown> | undefined {
+  const headers: Record<string, { value: string; codes: ErrorCode[] }> = {};
+  for (const code of codes) {
+    for (const [name, value] of Object.entries(errorHeaders[code] ?? {})) (headers[name] ??= { value, codes: [] }).codes.push(code);
+  }
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return undefined;
+  return Object.fromEntries(entries.map(([name, { value, codes: carriers }]) => [name, {
+    description: `with ${carriers.map((code) => `\`${code}\``).join(' and ')}: ${value}`,
+    schema: { type: 'string', const: value },
+  }]));
 }
 
 function security(doc: RouteDoc, adminRequired: boolean): unknown[] | undefined {

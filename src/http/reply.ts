@@ -44,7 +44,7 @@ const RETRY_SOON: Readonly<Record<string, string>> = Object.freeze({ 'Retry-Afte
  * Headers some errors carry: when to retry; with a 401, the scheme to authenticate with, which RFC
  * 9110 (11.6.1) requires of every 401; with a 415, the content codings accepted (15.5.16).
  */
-const errorHeaders: Partial<Record<ErrorCode, Readonly<Record<string, string>>>> = {
+export const errorHeaders: Partial<Record<ErrorCode, Readonly<Record<string, string>>>> = {
   db_unavailable: RETRY_SOON,
   not_ready: RETRY_SOON,
   unauthorized: Object.freeze({ 'WWW-Authenticate': 'Bearer realm="roombook"' }),

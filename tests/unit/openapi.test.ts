@@ -53,6 +53,15 @@ test('error answers list the codes of their status, with the catalogue\'s messag
   expect(Object.keys(document.paths['/book'].post.responses).sort()).toEqual(['201', '400', '409', '413', '415', '500', '503']);
 });
 
+test('error answers document the headers they carry (Retry-After, WWW-Authenticate, Accept-Encoding)', () => {
+  const document = openApiDocument([['post', '/rooms', reply, { body: true }]], options);
+  const { responses: answers } = document.paths['/rooms'].post;
+  expect(answers['503'].headers).toEqual({ 'Retry-After': { description: 'with `db_unavailable`: 1', schema: { type: 'string', const: '1' } } });
+  expect(answers['401'].headers['WWW-Authenticate'].schema.const).toBe('Bearer realm="roombook"');
+  expect(answers['415'].headers['Accept-Encoding'].schema.const).toBe('identity');
+  expect(answers['409'].headers).toBeUndefined();
+});
+
 test('every described route names a status and, for JSON answers, a schema', () => {
   for (const [key, doc] of Object.entries(routeDocs)) {
     expect({ key, status: doc.success.status >= 200 && doc.success.status < 300 }).toEqual({ key, status: true });
