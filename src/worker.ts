@@ -62,7 +62,10 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
   const docs = apiDocRoutes({ version, adminRequired: access.adminRequired });
   const body = { body: true };
   const id = { params: 1 };
-  const idAndBody = { params: 1, body: true };
+  // Calls that change rooms and users: Access.requireAdmin reads their Origin.
+  const adminBody = { body: true, admin: true };
+  const adminId = { params: 1, admin: true };
+  const adminIdAndBody = { params: 1, body: true, admin: true };
   const table: RouteTable = [
     ['post', '/book', booking.book, body],
     ['post', '/bookings', booking.create, body],
@@ -70,16 +73,16 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
     ['get', '/bookings/:id', booking.get, id],
     ['del', '/bookings/:id', booking.cancel, id],
     ['get', '/rooms/:id/availability', booking.availability, id],
-    ['post', '/rooms', room.create, body],
+    ['post', '/rooms', room.create, adminBody],
     ['get', '/rooms', room.list],
     ['get', '/rooms/:id', room.get, id],
-    ['patch', '/rooms/:id', room.rename, idAndBody],
-    ['del', '/rooms/:id', room.remove, id],
-    ['post', '/users', user.create, body],
+    ['patch', '/rooms/:id', room.rename, adminIdAndBody],
+    ['del', '/rooms/:id', room.remove, adminId],
+    ['post', '/users', user.create, adminBody],
     ['get', '/users', user.list],
     ['get', '/users/:id', user.get, id],
-    ['patch', '/users/:id', user.rename, idAndBody],
-    ['del', '/users/:id', user.remove, id],
+    ['patch', '/users/:id', user.rename, adminIdAndBody],
+    ['del', '/users/:id', user.remove, adminId],
     ['get', '/health', health.health],
     ['get', '/ready', health.ready],
     ['get', '/openapi.json', docs.openapi],

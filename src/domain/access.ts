@@ -40,8 +40,21 @@ export class Access {
     return match !== null && crypto.timingSafeEqual(digest(match[1].trim()), this.adminDigest);
   }
 
-  requireAdmin(authorization: string): void {
-    if (this.adminDigest !== undefined && !this.isAdmin(authorization)) {
+  /**
+   * `origin`: the request's Origin header. Without ADMIN_TOKEN any client on this machine may change
+   * rooms and users, but a web page open in a browser here is not one: across sites it can POST a
+   * body without Content-Type (a Blob, sendBeacon) with no preflight, and a page whose name it rebinds
+   * to 127.0.0.1 (DNS rebinding) can send anything. Browsers name the page in Origin on every such
+   * request (every method but GET and HEAD); clients that are not browsers send none.
+   */
+  requireAdmin(authorization: string, origin: string): void {
+    if (this.adminDigest === undefined) {
+      if (origin !== '' && !isLoopbackOrigin(origin)) {
+        throw new AppError('forbidden', 'Without ADMIN_TOKEN, rooms and users are changed only by clients on this machine, not by a web page from elsewhere (Origin).');
+      }
+      return;
+    }
+    if (!this.isAdmin(authorization)) {
       throw new AppError('unauthorized', authorization === '' ? 'This call needs Authorization: Bearer <admin token>.' : 'The admin token is not valid.');
     }
   }
@@ -68,4 +81,15 @@ export class Access {
     const legacy = matches(Buffer.from(this.legacyCancelTokenFor(bookingId)));
     if (!current && !legacy) throw new AppError('forbidden', 'The cancel token does not match this booking.');
   }
+}
+
+/** An Origin naming a page served from this machine: localhost, 127.0.0.0/8 or [::1]; "null" is not one. */
+function isLoopbackOrigin(origin: string): boolean {
+  let hostname: string;
+  try {
+    hostname = new URL(origin).hostname; // lower-cased, 127.1 written out as 127.0.0.1
+  } catch {
+    return false;
+  }
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }

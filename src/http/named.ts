@@ -21,7 +21,7 @@ export function namedRoutes(repository: NamedRepository, access: Access, today: 
 
   return {
     create: async (request: Request): Promise<Reply> => {
-      access.requireAdmin(request.headers.authorization);
+      access.requireAdmin(request.headers.authorization, request.headers.origin);
       return { status: 201, body: await repository.create(nameFrom(request.json)) };
     },
 
@@ -36,12 +36,12 @@ export function namedRoutes(repository: NamedRepository, access: Access, today: 
       ({ status: 200, body: await repository.get(pathId(request.params[0])) }),
 
     rename: async (request: Request): Promise<Reply> => {
-      access.requireAdmin(request.headers.authorization);
+      access.requireAdmin(request.headers.authorization, request.headers.origin);
       return { status: 200, body: await repository.rename(pathId(request.params[0]), nameFrom(request.json)) };
     },
 
     remove: async (request: Request): Promise<Reply> => {
-      access.requireAdmin(request.headers.authorization);
+      access.requireAdmin(request.headers.authorization, request.headers.origin);
       const id = pathId(request.params[0]);
       const cascade = new Query(request.query, RemoveQuery).boolean('cascade');
       await repository.remove(id, cascade, today());

@@ -29,6 +29,7 @@ export function errorCodesOf(doc: RouteDoc, adminRequired: boolean): ErrorCode[]
   if (doc.params) ['invalid_id', 'not_found'].forEach((code) => codes.add(code as ErrorCode));
   if (doc.query) codes.add('invalid_query');
   if (doc.auth === 'admin' && adminRequired) codes.add('unauthorized');
+  if (doc.auth === 'admin' && !adminRequired) codes.add('forbidden'); // a web page from elsewhere (Origin)
   if (doc.auth === 'admin or cancel token') codes.add('forbidden');
   if (doc.database !== false) codes.add('db_unavailable');
   codes.add('internal');

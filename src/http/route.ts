@@ -11,7 +11,7 @@ export interface Request {
   url: string;
   query: string;
   params: string[];
-  headers: { authorization: string; cancelToken: string };
+  headers: { authorization: string; cancelToken: string; origin: string }; // origin: '' unless the route is admin
   json: unknown; // the parsed body, for routes that take one
   client: { readonly aborted: boolean }; // aborted once the client has closed the connection
 }
@@ -22,6 +22,7 @@ export interface RouteOptions {
   params?: number; // how many path parameters to copy
   body?: boolean; // read and parse a JSON body
   head?: boolean; // answer a HEAD: GET's answer without its body
+  admin?: boolean; // changes rooms or users: copy the Origin header, which Access.requireAdmin checks
 }
 
 /** Requests being answered by this worker: graceful shutdown waits for it to reach zero. */
@@ -37,6 +38,7 @@ export const draining = { active: false };
 export function route(handler: Handler, options: RouteOptions, maxBodyBytes: number, meter?: RouteMeter) {
   const paramCount = options.params ?? 0;
   const head = options.head === true;
+  const admin = options.admin === true;
   return (res: HttpResponse, req: HttpRequest): void => {
     const state = { aborted: false, counted: true, started: performance.now(), meter,
       close: closeAsked(req.getHeader('connection')) };
@@ -52,7 +54,8 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
       url: req.getUrl(),
       query: req.getQuery() ?? '',
       params,
-      headers: { authorization: req.getHeader('authorization'), cancelToken: req.getHeader('x-cancel-token') },
+      headers: { authorization: req.getHeader('authorization'), cancelToken: req.getHeader('x-cancel-token'),
+        origin: admin ? req.getHeader('origin') : '' },
       json: undefined,
       client: state,
     };

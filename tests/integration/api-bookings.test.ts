@@ -6,6 +6,7 @@
  * The main server runs without ADMIN_TOKEN (loopback only: rooms and users may be changed by
  * anyone); cancelling needs the booking's X-Cancel-Token, or the admin token on a server that has one.
  */
+import http from 'node:http';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type postgres from 'postgres';
@@ -789,6 +790,62 @@ describe('cancelling on a server with ADMIN_TOKEN', () => {
       expectError(await guardedApi.del(`/bookings/${booking.id}`, { authorization }), 403, 'forbidden');
     }
     expect(await bookingRows({ roomId: room.id })).toHaveLength(1);
+  });
+});
+
+/**
+ * Without ADMIN_TOKEN anyone on this machine may change rooms and users, but a web page open in a
+ * browser here is not "on this machine": it can POST a body without Content-Type (a Blob, or
+ * sendBeacon) across sites without a preflight, and a page whose name it rebinds to 127.0.0.1
+ * (DNS rebinding) can send anything. Browsers name the page in Origin on every such request.
+ */
+describe('without ADMIN_TOKEN, a web page elsewhere cannot change rooms and users', () => {
+  /** A request as a browser sends it: no Content-Type unless given, the page in Origin. */
+  const fromPage = (method: string, path: string, origin: string, body?: string): Promise<Answer> =>
+    new Promise((resolve, reject) => {
+      const request = http.request({ host: '127.0.0.1', port: server.port, method, path, agent: false,
+        headers: { origin, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }) } }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode!,
+          headers: new Headers(Object.entries(response.headers).map(([name, value]) => [name, String(value)])),
+          body: text === '' ? undefined : JSON.parse(text) }));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+
+  test.each(['https://evil.example', 'http://evil.example:3000', 'null', 'http://127.0.0.1.evil.example', 'http://localhost.evil.example'])(
+    'a page at %s: forbidden (403) to create, rename or delete, and nothing changes', async (origin) => {
+      const room = await newRoom('pg');
+      const user = await newUser('pg');
+      const before = await snapshot();
+      for (const [method, path, body] of [
+        ['POST', '/rooms', JSON.stringify({ name: unique('evil') })],
+        ['POST', '/users', JSON.stringify({ name: unique('evil') })],
+        ['PATCH', `/rooms/${room.id}`, JSON.stringify({ name: unique('evil') })],
+        ['PATCH', `/users/${user.id}`, JSON.stringify({ name: unique('evil') })],
+        ['DELETE', `/rooms/${room.id}?cascade=true`, undefined],
+        ['DELETE', `/users/${user.id}?cascade=true`, undefined],
+      ] as const) {
+        expectError(await fromPage(method, path, origin, body), 403, 'forbidden');
+      }
+      expect(await snapshot()).toEqual(before);
+    });
+
+  test.each(['http://localhost:5173', 'http://127.0.0.1:8080', 'http://[::1]:3000', 'https://LOCALHOST'])(
+    'a page on this machine (%s) may, as any local client', async (origin) => {
+      const created = await fromPage('POST', '/rooms', origin, JSON.stringify({ name: unique('local') }));
+      expect(created.status).toBe(201);
+      expect((await fromPage('DELETE', `/rooms/${created.body.id}`, origin)).status).toBe(204);
+    });
+
+  test('bookings are not changed by it: booking needs no credentials, cancelling its cancel token', async () => {
+    const { room, user } = await newPair('pb');
+    const answer = await fromPage('POST', '/bookings', 'https://elsewhere.example',
+      JSON.stringify({ room_id: room.id, user_id: user.id, date: dayFromToday(1) }));
+    expect(answer.status).toBe(201);
   });
 });
 

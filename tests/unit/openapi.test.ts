@@ -32,13 +32,16 @@ test('a route of the table without a description still appears, marked undocumen
 });
 
 test('admin routes need the bearer token only when ADMIN_TOKEN is set', () => {
-  const table: RouteTable = [['post', '/rooms', reply, { body: true }], ['del', '/bookings/:id', reply, { params: 1 }]];
+  const table: RouteTable = [['post', '/rooms', reply, { body: true, admin: true }], ['del', '/bookings/:id', reply, { params: 1 }]];
   const withToken = openApiDocument(table, options).paths;
   const without = openApiDocument(table, { ...options, adminRequired: false }).paths;
   expect(withToken['/rooms'].post.security).toEqual([{ adminToken: [] }]);
   expect(withToken['/rooms'].post.responses['401']).toBeDefined();
   expect(without['/rooms'].post.security).toBeUndefined();
   expect(without['/rooms'].post.responses['401']).toBeUndefined();
+  // Without the token, a web page from elsewhere (Origin) is refused: 403.
+  expect(without['/rooms'].post.responses['403'].content['application/json'].schema.properties.error)
+    .toEqual({ type: 'string', enum: ['forbidden'] });
   expect(without['/bookings/{id}'].delete.security).toEqual([{ cancelToken: [] }]);
   expect(withToken['/bookings/{id}'].delete.responses['403'].content['application/json'].schema.properties.error)
     .toEqual({ type: 'string', enum: ['forbidden'] });
