@@ -20,8 +20,39 @@ export class PrimaryMetrics {
     name: 'roombook_workers_ready', help: 'Workers that are listening now', registers: [this.registry],
   });
 
-  /** The whole exposition: the workers' metrics added up, then the primary's own. */
-  async text(): Promise<string> {
+  private running: Promise<string> | undefined; // the collection under way
+  private next: Promise<string> | undefined; // the one that starts when it ends
+
+  /**
+   * The whole exposition: the workers' metrics added up, then the primary's own. One collection
+   * runs at a time: a scrape that arrives during one waits for the next, which starts as it ends,
+   * so it still counts every request answered before the scrape arrived, and every scrape that
+   * arrives meanwhile shares it. A collection costs each worker about 5 ms of CPU and anyone who
+   * reaches METRICS_PORT may ask: 200 scrapes at once cost 200 collections before.
+   */
+  text(): Promise<string> {
+    if (this.next) return this.next;
+    if (!this.running) return this.start();
+    const after = () => {
+      this.next = undefined;
+      return this.start();
+    };
+    this.next = this.running.then(after, after);
+    return this.next;
+  }
+
+  private start(): Promise<string> {
+    const run = this.collect();
+    this.running = run;
+    // Registered before any waiting scrape's: `running` is clear when the next one starts.
+    const done = () => {
+      if (this.running === run) this.running = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  private async collect(): Promise<string> {
     const [workers, primary] = await Promise.all([this.workers.collect(), this.registry.metrics()]);
     return workers === '' ? primary : `${workers.trimEnd()}\n\n${primary}`;
   }

@@ -135,6 +135,20 @@ function workerPids(primaryPid: number): number[] {
   }).map(Number);
 }
 
+// METRICS_PORT answers anyone who reaches HOST: a scrape costs each worker about 5 ms of CPU, so
+// scrapes sent together must not each cost that (200 at once took 2 s of the workers' CPU).
+test('scrapes that arrive together share collections: 200 at once cost the workers less than 20 one after another', async () => {
+  const cpu = async () => total(await scrape(), 'process_cpu_seconds_total'); // summed over the workers
+  let before = await cpu();
+  for (let i = 0; i < 20; i++) await scrape();
+  const serial = (await cpu()) - before;
+  before = await cpu();
+  const texts = await Promise.all(Array.from({ length: 200 }, async () => (await fetch(server.metricsUrl)).text()));
+  const together = (await cpu()) - before;
+  expect(texts.every((text) => text.includes('roombook_worker_up'))).toBe(true);
+  expect({ together, serial, less: together < serial }).toEqual({ together, serial, less: true });
+});
+
 test('a worker that dies is replaced and counted, and scrapes go on meanwhile', async () => {
   const workers = workerPids(server.process.pid!);
   expect(workers).toHaveLength(WORKERS);
