@@ -169,10 +169,12 @@ async function stopWorkers(): Promise<void> {
   })));
 }
 
+/** The URL as logged: its password masked, whether in the userinfo or in the query (?password=). */
 export function redact(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    if (parsed.searchParams.has('password')) parsed.searchParams.set('password', '***');
     return parsed.toString();
   } catch {
     return '(unparsable URL)';
