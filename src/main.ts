@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { ConfigError, describeSettings, loadConfig, type Config } from './config';
 import { configureLog, log, type LogLevel } from './log';
-import { runPrimary, WORKER_DATABASE_URL, type WorkerMessage } from './primary';
+import { runPrimary, STOP_SIGNALS, WORKER_DATABASE_URL, type WorkerMessage } from './primary';
 import { startWorker } from './worker';
 
 /** Entry point: `node dist/src/main.js` starts the primary, which forks workers from this file. */
@@ -21,10 +21,10 @@ async function runWorker(config: Config): Promise<void> {
     await worker.stop();
     process.exit(0);
   };
-  // The primary decides when workers stop; a terminal's Ctrl-C (or its closing: SIGHUP) reaches
-  // them too and means the same.
+  // The primary decides when workers stop; a terminal's Ctrl-C (or its closing) reaches them too
+  // and means the same.
   process.on('message', (message: { type?: string }) => message?.type === 'stop' && void stop());
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void stop());
+  for (const signal of STOP_SIGNALS) process.on(signal, () => void stop());
   process.on('disconnect', () => void stop()); // the primary is gone
   process.send!({ type: 'ready', port: worker.port } satisfies WorkerMessage);
 }

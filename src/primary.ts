@@ -22,6 +22,13 @@ const MAX_RESTART_DELAY_MS = 5000;
  * then one worker per core (or WORKERS, within the budget); replaces workers that die, and shuts
  * everything down on SIGTERM/SIGINT.
  */
+/**
+ * The signals that stop roombook gracefully, primary and workers alike. SIGHUP: the terminal closed;
+ * its default would end every process at once and leave the embedded PostgreSQL (a process group of
+ * its own) running.
+ */
+export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
 export async function runPrimary(config: Config): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -43,9 +50,7 @@ export async function runPrimary(config: Config): Promise<void> {
     log.info('stopped');
     process.exit(exitCode);
   };
-  // SIGHUP: the terminal closed. Its default would end the primary at once and leave the embedded
-  // PostgreSQL (a process group of its own) running; a graceful stop is what a closed terminal means.
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0, signal));
+  for (const signal of STOP_SIGNALS) process.on(signal, () => void shutdown(0, signal));
 
   try {
     // First: a port that is taken (or a HOST that is no address here) must not cost an initdb.

@@ -35,7 +35,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const user = ensurePostgresUser();
   const binDir = binDirFor(user);
   const dataDir = resolveDataDir(user, options.dataDir, options.dataDirIsDefault, options.log);
-  const unlock = lockStart(dataDir, (pid) => isAlive(pid) && isNode(pid));
+  const unlock = lockStart(dataDir, isRunningNode);
   try {
     return await startCluster(binDir, user, dataDir, options);
   } finally {
@@ -137,7 +137,7 @@ function refuseIfInUse(cluster: string, dataDir: string): void {
   const pid = livePostmaster(cluster);
   if (pid === undefined) return;
   const parent = parentOf(pid);
-  if (parent === undefined || parent === process.pid || !isAlive(parent) || !isNode(parent)) return;
+  if (parent === undefined || parent === process.pid || !isRunningNode(parent)) return;
   throw new Error(`DATA_DIR ${dataDir} is in use: its PostgreSQL (pid ${pid}) belongs to a running process (pid ${parent}), `
     + 'another roombook presumably. Stop that one first, or give this one a DATA_DIR of its own.');
 }
@@ -154,8 +154,13 @@ function parentOf(pid: number): number | undefined {
   try { return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]); } catch { return undefined; }
 }
 
-function isNode(pid: number): boolean {
-  try { return /(^|\/)node[^/]*$/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]); } catch { return false; }
+/** Whether `pid` runs and is a Node.js process (a roombook primary, or a test run). */
+function isRunningNode(pid: number): boolean {
+  try {
+    return isAlive(pid) && /(^|\/)node[^/]*$/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]);
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `pid` exists and may be signalled by us (a zombie counts, until its parent reaps it). */

@@ -20,8 +20,8 @@ export class PrimaryMetrics {
     name: 'roombook_workers_ready', help: 'Workers that are listening now', registers: [this.registry],
   });
 
-  private running: Promise<string> | undefined; // the collection under way
-  private next: Promise<string> | undefined; // the one that starts when it ends
+  private waiting: Promise<string> | undefined; // the next collection, which scrapes arriving now share
+  private previous: Promise<unknown> = Promise.resolve(); // the collection under way, or done
 
   /**
    * The whole exposition: the workers' metrics added up, then the primary's own. One collection
@@ -31,25 +31,13 @@ export class PrimaryMetrics {
    * reaches METRICS_PORT may ask: 200 scrapes at once cost 200 collections before.
    */
   text(): Promise<string> {
-    if (this.next) return this.next;
-    if (!this.running) return this.start();
-    const after = () => {
-      this.next = undefined;
-      return this.start();
-    };
-    this.next = this.running.then(after, after);
-    return this.next;
-  }
-
-  private start(): Promise<string> {
-    const run = this.collect();
-    this.running = run;
-    // Registered before any waiting scrape's: `running` is clear when the next one starts.
-    const done = () => {
-      if (this.running === run) this.running = undefined;
-    };
-    run.then(done, done);
-    return run;
+    this.waiting ??= this.previous.then(() => {
+      this.waiting = undefined; // from now on, scrapes wait for the collection after this one
+      const run = this.collect();
+      this.previous = run.catch(() => undefined);
+      return run;
+    });
+    return this.waiting;
   }
 
   private async collect(): Promise<string> {
