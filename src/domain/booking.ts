@@ -92,7 +92,7 @@ export function normalised(kind: Kind, raw: string): string {
   const name = normalisers[kind](raw);
   if (name === undefined) {
     const [limits, casing] = kind === 'room' ? ['3 to 16', 'upper-casing'] : ['3 to 34', 'lower-casing'];
-    throw new AppError('invalid_name', `A ${kind} name must have ${limits} characters after trimming and ${casing}, and no control characters.`);
+    throw new AppError('invalid_name', `A ${kind} name must have ${limits} characters after trimming and ${casing}, and no control or invisible characters.`);
   }
   return name;
 }

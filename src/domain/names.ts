@@ -8,6 +8,14 @@ export const USER_NAME_LENGTH = { min: 3, max: 34 } as const;
 
 const printableAscii = /^[\x20-\x7e]*$/;
 const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * Characters that show nothing, or reorder what follows them: with them "ROOM1" and "ROOM1" plus a
+ * zero-width space, or a name written backwards behind a right-to-left override, would be two rooms
+ * that look alike. The bidirectional controls, the zero-width and invisible separators, the soft
+ * hyphen, the Hangul fillers (blank glyphs) and the line and paragraph separators. Zero-width
+ * joiners and variation selectors stay: some scripts and most emoji need them.
+ */
+const invisibleCharacter = /[\p{Bidi_Control}\u00ad\u115f\u1160\u180e\u200b\u2028\u2029\u2060-\u2064\u3164\ufeff\uffa0]/u;
 
 function codePointLength(text: string): number {
   let length = 0;
@@ -19,8 +27,8 @@ function codePointLength(text: string): number {
 }
 
 /**
- * Trimmed, in the case of its kind and in NFC, free of control characters and lone surrogates;
- * undefined if not. NFC comes after the case mapping too, which can undo it ("i\u0307" upper-cases
+ * Trimmed, in the case of its kind and in NFC, free of control characters, invisible characters
+ * and lone surrogates; undefined if not. NFC comes after the case mapping too, which can undo it ("i\u0307" upper-cases
  * to "I\u0307", whose NFC is "\u0130"): a stored name sent back must come out of here unchanged,
  * or the name the API returned would find another room, or none (tests/unit/names.test.ts checks
  * this for every code point).
@@ -28,7 +36,7 @@ function codePointLength(text: string): number {
 function cased(raw: string, toCase: (s: string) => string): string | undefined {
   const trimmed = raw.trim();
   if (printableAscii.test(trimmed)) return toCase(trimmed); // the common case skips the Unicode work
-  if (!trimmed.isWellFormed() || controlCharacter.test(trimmed)) return undefined;
+  if (!trimmed.isWellFormed() || controlCharacter.test(trimmed) || invisibleCharacter.test(trimmed)) return undefined;
   return toCase(trimmed.normalize('NFC')).normalize('NFC').trim();
 }
 

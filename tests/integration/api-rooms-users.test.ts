@@ -159,7 +159,7 @@ describe.each(kinds)('$path', (k) => {
       if (k.kind === 'user') expect(answer.body).toEqual({ id: expect.any(Number), name: longest });
       else {
         expectError(answer, 400, 'invalid_name');
-        expect(answer.body.message).toBe('A room name must have 3 to 16 characters after trimming and upper-casing, and no control characters.');
+        expect(answer.body.message).toBe('A room name must have 3 to 16 characters after trimming and upper-casing, and no control or invisible characters.');
       }
     });
 
@@ -172,6 +172,9 @@ describe.each(kinds)('$path', (k) => {
       ['with a control character inside', () => 'ab\u0007cd'],
       ['with a NUL inside', () => 'ab\u0000cd'],
       ['with a lone surrogate', () => 'ab\ud800cd'],
+      ['with a zero-width space inside (it would look like "abcd")', () => 'ab\u200bcd'],
+      ['written backwards behind a right-to-left override', () => 'ab\u202edc'],
+      ['of Hangul fillers only (blank glyphs)', () => '\u3164'.repeat(5)],
     ])('a name %s is invalid_name (400) and creates nothing', async (_, name) => {
       const before = await snapshot();
       expectError(await api.post(k.path, { name: name(k) }, ADMIN), 400, 'invalid_name');
@@ -234,6 +237,22 @@ describe.each(kinds)('$path', (k) => {
       const answer = await api.post('/book', { room_name: room.name, user_name: user.name, date: dayFromToday(3) });
       expect(answer.status).toBe(201);
       expect(answer.body[`${k.kind}_id`]).toBe(created.id);
+    });
+
+    test('a name stored before invisible characters were refused stays usable by id: read, booked, renamed; by name it is invalid_name', async () => {
+      const stored = k.cased(`old\u200b${unique('inv')}`);
+      const [{ id }] = await sql<{ id: number }[]>`INSERT INTO ${sql(k.table)} (name) VALUES (${stored}) RETURNING id`;
+      expect((await api.get(`${k.path}/${id}`)).body).toEqual({ id, name: stored });
+      const partner = await create(k.partner, unique('invp'));
+      const [byName, byId] = k.kind === 'room'
+        ? [{ room_name: stored, user_name: partner.name }, { room_id: id, user_id: partner.id }]
+        : [{ room_name: partner.name, user_name: stored }, { room_id: partner.id, user_id: id }];
+      expectError(await api.post('/book', { ...byName, date: dayFromToday(5) }), 400, 'invalid_name');
+      expect((await api.post('/bookings', { ...byId, date: dayFromToday(5) })).status).toBe(201);
+      const renamed = await api.patch(`${k.path}/${id}`, { name: unique('visible') }, ADMIN);
+      expect(renamed.status).toBe(200);
+      expect((await api.post('/book', { ...(k.kind === 'room' ? { room_name: renamed.body.name, user_name: partner.name }
+        : { room_name: partner.name, user_name: renamed.body.name }), date: dayFromToday(6) })).status).toBe(201);
     });
   });
 

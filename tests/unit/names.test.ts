@@ -12,6 +12,27 @@ describe('room names', () => {
   test.each(['', '  ', 'ab', ' ab ', 'a'.repeat(17), 'ro\u0000om', 'ro\u0007om', 'room\ud800'])('%j is refused', (input) =>
     expect(normaliseRoomName(input)).toBeUndefined());
 
+  test.each([
+    ['a zero-width space', 'room\u200b1'],
+    ['a right-to-left override', 'room\u202e1'],
+    ['a left-to-right isolate', '\u2066room1\u2069'],
+    ['a right-to-left mark', 'room\u200f1'],
+    ['a soft hyphen', 'ro\u00adom'],
+    ['a word joiner', 'ro\u2060om'],
+    ['a byte order mark inside', 'ro\ufeffom'],
+    ['a line separator inside', 'ro\u2028om'],
+    ['only Hangul fillers', '\u3164\u3164\u3164'],
+  ])('a name with %s is refused: it would look like another name', (_, input) => {
+    expect(normaliseRoomName(input)).toBeUndefined();
+    expect(normaliseUserName(input)).toBeUndefined();
+  });
+
+  test.each([
+    ['a zero-width joiner (emoji sequences, Indic scripts)', '👩\u200d💻ab', '👩\u200d💻AB'],
+    ['a zero-width non-joiner (Persian)', 'می\u200cخواهم', 'می\u200cخواهم'],
+    ['a variation selector', '\u2764\ufe0fab', '\u2764\ufe0fAB'],
+  ])('a name with %s is kept', (_, input, expected) => expect(normaliseRoomName(input)).toBe(expected));
+
   test('lengths count code points, as PostgreSQL does', () => {
     expect(normaliseRoomName('😀😀😀')).toBe('😀😀😀'); // 6 UTF-16 units, 3 characters
     expect(normaliseRoomName('😀😀')).toBeUndefined();
