@@ -26,13 +26,14 @@ const integer = (min: number, max: number): Parse<number> => (raw) => {
 };
 const text: Parse<string> = (raw) => (raw.trim() === '' ? undefined : raw.trim());
 /**
- * Printable ASCII: the token travels in a header, and uWebSockets.js drops bytes 0x80-0xFF at the
+ * Printable ASCII, 16 characters or more: nothing limits how fast a client may guess, and a short
+ * token falls to guessing. Printable ASCII because the token travels in a header, and uWebSockets.js drops bytes 0x80-0xFF at the
  * end of a header value (a token ending in "é" could never match) and leaves a request whose header
  * holds a control character unanswered.
  */
 const headerToken: Parse<string> = (raw) => {
   const token = raw.trim();
-  return /^[\x20-\x7e]*$/.test(token) ? token : undefined;
+  return token === '' || /^[\x20-\x7e]{16,}$/.test(token) ? token : undefined;
 };
 const timeZone: Parse<string> = (raw) => {
   try {
@@ -107,7 +108,7 @@ export const settings = {
   logLevel: { env: 'LOG_LEVEL', fallback: 'info', accepts: 'debug, info, warn, error or silent',
     parse: (raw: string) => (['debug', 'info', 'warn', 'error', 'silent'].includes(raw.trim()) ? raw.trim() : undefined),
     meaning: 'least severe log level written (JSON lines on stderr)' },
-  adminToken: { env: 'ADMIN_TOKEN', fallback: '', accepts: 'printable ASCII, or empty', parse: headerToken, secret: true,
+  adminToken: { env: 'ADMIN_TOKEN', fallback: '', accepts: '16+ characters of printable ASCII, or empty', parse: headerToken, secret: true,
     meaning: 'bearer token for creating, renaming and deleting rooms and users; without it the API listens on loopback only' },
   cancelTokenSecret: { env: 'CANCEL_TOKEN_SECRET', fallback: '', accepts: 'any string of 16+ characters, or empty',
     parse: (raw: string) => (raw === '' || raw.length >= 16 ? raw : undefined), secret: true,

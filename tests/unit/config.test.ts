@@ -92,8 +92,9 @@ describe('loadConfig', () => {
   });
 
   test.each([
-    ['ADMIN_TOKEN', 'admin-secr\u00e9t'], // uWS drops a header value's trailing bytes above 0x7f: it could never match
-    ['ADMIN_TOKEN', 'admin\u0001secret'], // a request carrying it would never be answered
+    ['ADMIN_TOKEN', 'admin-secret-long-enough-\u00e9'], // uWS drops a header value's trailing bytes above 0x7f: it could never match
+    ['ADMIN_TOKEN', 'admin\u0001secret-long-enough'], // a request carrying it would never be answered
+    ['ADMIN_TOKEN', 'fifteen-chars-x'], // too short: nothing limits how fast a client may guess
     ['CANCEL_TOKEN_SECRET', 'too-short-secret'.slice(0, 15)],
     ['DATABASE_URL', 'mysql://root@localhost/rb'],
     ['DATABASE_URL', 'postgresql//u:s3cretpw@db/rb'], // a URL that does not parse may still hold a password
@@ -104,7 +105,7 @@ describe('loadConfig', () => {
 
   test.each(['0.0.0.0', '::', '::1', '192.0.2.1', '2001:db8::1', 'localhost', 'api-1.internal', 'Room-Book.example.COM', '1host.example'])(
     'HOST=%j is accepted', (host) => {
-      expect(loadConfig({ HOST: host, ADMIN_TOKEN: 'token' }).host).toBe(host);
+      expect(loadConfig({ HOST: host, ADMIN_TOKEN: 'a-token-of-16-chars' }).host).toBe(host);
     });
 
   test('an empty or blank value means the default, for every setting (an env file entry left blank)', () => {
@@ -115,8 +116,9 @@ describe('loadConfig', () => {
     expect(isDefaultWorkers({ WORKERS: '' })).toBe(true);
   });
 
-  test('an ADMIN_TOKEN of printable ASCII, spaces inside included, is taken trimmed', () => {
+  test('an ADMIN_TOKEN of 16+ characters of printable ASCII, spaces inside included, is taken trimmed', () => {
     expect(loadConfig({ ADMIN_TOKEN: ' s3cr3t token~!{} ' }).adminToken).toBe('s3cr3t token~!{}');
+    expect(loadConfig({ ADMIN_TOKEN: 'sixteen-chars-xx' }).adminToken).toBe('sixteen-chars-xx');
   });
 
   test('every invalid variable is reported at once, one line each', () => {
