@@ -156,6 +156,13 @@ test('in a SQL_ASCII database, which counts bytes, a name of 16 two-byte charact
 });
 
 test('with idle_session_timeout = 1s on the database, idle connections stay open: no cache reloads, no 503', async () => {
+  const admin = connect(serverUrl());
+  const [{ known }] = await admin<{ known: boolean }[]>`SELECT current_setting('idle_session_timeout', true) IS NOT NULL AS known`;
+  await admin.end();
+  if (!known) { // PostgreSQL 13 has no such setting (and roombook asks for none there: every other test of this run started on it)
+    console.log('[settings] idle_session_timeout: this server has no such setting (PostgreSQL 13); nothing to test');
+    return;
+  }
   const { api, server } = await serve(["idle_session_timeout = '1s'"]);
   const user = (await api.post('/users', { name: 'idler' })).body;
   const room = (await api.post('/rooms', { name: 'idler' })).body;
