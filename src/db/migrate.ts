@@ -5,9 +5,14 @@ import { migrationsDir } from '../paths';
 import { withDeadline } from './deadline';
 
 /**
- * Applies sql/NNN_*.sql in order, each once, recorded in schema_migrations. All of it runs in one
- * transaction holding an advisory lock, so hosts starting at the same moment apply them once:
- * the second waits, then finds them recorded.
+ * Applies sql/NNN_*.sql in order, each once, recorded in schema_migrations. All of it runs on one
+ * connection holding an advisory lock, so hosts starting at the same moment apply them once: the
+ * second waits, then finds them recorded. Each file runs in a transaction of its own, so the locks
+ * a migration takes are held only while it runs: in one transaction for all, the ACCESS EXCLUSIVE
+ * lock 004 takes on bookings was held while 005 rewrote the names after it (13-28 s with 500,000
+ * users), and every read and booking of a roombook still running on the database (a rolling
+ * upgrade) waited that long. Every prefix of the migrations is the schema of a release, so a start
+ * stopped between two files (killed, or a file failing) leaves a schema the next start continues.
  */
 const MIGRATION_LOCK = 72_010_001; // any constant shared by every roombook process
 
@@ -17,25 +22,50 @@ export async function migrate(sql: Sql, directory = migrationsDir): Promise<stri
   // wait (another host holding the lock) has no deadline; reaching the server has.
   await withDeadline(sql`SELECT 1`, 'connecting to the database');
   const files = fs.readdirSync(directory).filter((name) => /^\d+_.*\.sql$/.test(name)).sort();
-  return sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
-    await refuseStrayTables(tx as unknown as Sql);
-    // Only where it is missing: a role that may use the tables but not create any (PostgreSQL 15
-    // grants no CREATE on schema public to others than its owner) starts on a schema that another
-    // role migrated, and CREATE TABLE IF NOT EXISTS needs that privilege even when the table exists.
-    const [{ known }] = await tx`SELECT to_regclass('schema_migrations') IS NOT NULL AS known`;
-    if (!known) {
-      await tx`CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+  // A session lock, on a connection of its own: it outlives each file's transaction, and goes with
+  // the connection if this process dies.
+  const connection = await sql.reserve();
+  try {
+    await connection`SELECT pg_advisory_lock(${MIGRATION_LOCK})`;
+    try {
+      const pending = await inTransaction(connection, async () => {
+        await refuseStrayTables(connection);
+        // Only where it is missing: a role that may use the tables but not create any (PostgreSQL 15
+        // grants no CREATE on schema public to others than its owner) starts on a schema that another
+        // role migrated, and CREATE TABLE IF NOT EXISTS needs that privilege even when the table exists.
+        const [{ known }] = await connection`SELECT to_regclass('schema_migrations') IS NOT NULL AS known`;
+        if (!known) {
+          await connection`CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+        }
+        const done = new Set((await connection`SELECT version FROM schema_migrations`).map((row) => row.version as string));
+        return files.filter((name) => !done.has(name));
+      });
+      for (const file of pending) {
+        await inTransaction(connection, async () => {
+          await connection.unsafe(fs.readFileSync(path.join(directory, file), 'utf8'));
+          await connection`INSERT INTO schema_migrations (version) VALUES (${file})`;
+        });
+      }
+      return pending;
+    } finally {
+      await connection`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => undefined);
     }
-    const done = new Set((await tx`SELECT version FROM schema_migrations`).map((row) => row.version as string));
-    const applied: string[] = [];
-    for (const file of files.filter((name) => !done.has(name))) {
-      await tx.unsafe(fs.readFileSync(path.join(directory, file), 'utf8'));
-      await tx`INSERT INTO schema_migrations (version) VALUES (${file})`;
-      applied.push(file);
-    }
-    return applied;
-  });
+  } finally {
+    connection.release();
+  }
+}
+
+/** `work` between BEGIN and COMMIT on the reserved connection; ROLLBACK if it throws. */
+async function inTransaction<T>(connection: Sql, work: () => Promise<T>): Promise<T> {
+  await connection`BEGIN`;
+  try {
+    const result = await work();
+    await connection`COMMIT`;
+    return result;
+  } catch (error) {
+    await connection`ROLLBACK`.catch(() => undefined);
+    throw error;
+  }
 }
 
 const TABLES = ['schema_migrations', 'rooms', 'users', 'bookings', 'roombook_settings'];

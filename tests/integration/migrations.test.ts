@@ -54,3 +54,30 @@ test('names out of NFC are brought into it, unless the NFC form is taken or brea
   expect(await names('users')).toEqual({ '\u00e9mile': decomposed, user1: plainUser });
   expect(await migrate(sql)).toEqual([]); // applied once
 });
+
+/**
+ * A rolling upgrade: a roombook still serving while the next one migrates. An early migration's lock
+ * (004 drops the foreign keys: ACCESS EXCLUSIVE on bookings) must not be held while a later, long one
+ * runs (005 rewrites names: 13-28 s with 500,000 users), or every read and booking of the running
+ * roombook waits for the whole upgrade. Here: 911 locks a table as 004 does, 912 runs for 2 s.
+ */
+test('a migration\'s locks are released when it is applied, not held while the later ones run', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roombook-migrations-locks-'));
+  const reader = createSql(database.url, { max: 1, applicationName: 'roombook-migrations-reader' });
+  try {
+    fs.writeFileSync(path.join(dir, '910_probe.sql'), 'CREATE TABLE probe (id integer);');
+    expect(await migrate(sql, dir)).toEqual(['910_probe.sql']);
+    fs.writeFileSync(path.join(dir, '911_lock_probe.sql'), 'ALTER TABLE probe ADD COLUMN extra integer;');
+    fs.writeFileSync(path.join(dir, '912_slow.sql'), 'SELECT pg_sleep(2);');
+    const migrating = migrate(sql, dir);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // 911 applied, 912 sleeping
+    const started = Date.now();
+    await reader`SELECT count(*) FROM probe`;
+    expect(Date.now() - started).toBeLessThan(1000); // before: waited for 912's end (about 1.5 s)
+    expect(await migrating).toEqual(['911_lock_probe.sql', '912_slow.sql']);
+    expect(await migrate(sql, dir)).toEqual([]);
+  } finally {
+    await reader.end();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
