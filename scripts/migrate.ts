@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   }
   const sql = createSql(url, { max: 1, applicationName: 'roombook-migrate' });
   try {
-    const applied = await migrate(sql);
+    const applied = await migrate(sql, undefined, (message) => process.stderr.write(`warning: ${message}\n`));
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply: the schema is current\n');
   } finally {
     await sql.end({ timeout: 2 });

@@ -72,7 +72,7 @@ export async function runPrimary(config: Config): Promise<void> {
     let fit: WorkerFit;
     let workerUrl: string;
     try {
-      const applied = await migrate(sql);
+      const applied = await migrate(sql, undefined, (message) => log.warn(message));
       if (applied.length) log.info('migrations applied', { applied });
       fit = fitWorkers(config, !isDefaultWorkers(), await readConnectionLimits(sql));
       workerUrl = await workerDatabaseUrl(sql, databaseUrl);

@@ -16,7 +16,12 @@ import { withDeadline } from './deadline';
  */
 const MIGRATION_LOCK = 72_010_001; // any constant shared by every roombook process
 
-export async function migrate(sql: Sql, directory = migrationsDir): Promise<string[]> {
+/**
+ * `warn` hears of migrations the database has and this version does not: a newer roombook migrated
+ * it (a rollback, or an old host restarting during a rolling upgrade). The start goes on, since the
+ * older version may well work on that schema, but the operator learns of it.
+ */
+export async function migrate(sql: Sql, directory = migrationsDir, warn: (message: string) => void = () => {}): Promise<string[]> {
   // A database host that never answers (packets dropped) would hold the start for good, without a
   // word: postgres.js 3.4.9's connect_timeout does not end such an attempt. The migrations' own
   // wait (another host holding the lock) has no deadline; reaching the server has.
@@ -38,6 +43,10 @@ export async function migrate(sql: Sql, directory = migrationsDir): Promise<stri
           await connection`CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
         }
         const done = new Set((await connection`SELECT version FROM schema_migrations`).map((row) => row.version as string));
+        const unknown = [...done].filter((name) => !files.includes(name)).sort();
+        if (unknown.length) {
+          warn(`the database has migrations this version of roombook does not have (${unknown.join(', ')}): a newer version migrated it; this one was not written for that schema`);
+        }
         return files.filter((name) => !done.has(name));
       });
       for (const file of pending) {

@@ -79,5 +79,26 @@ test('a migration\'s locks are released when it is applied, not held while the l
   } finally {
     await reader.end();
     fs.rmSync(dir, { recursive: true, force: true });
+    await sql`DROP TABLE IF EXISTS probe`;
+    await sql`DELETE FROM schema_migrations WHERE version IN ('910_probe.sql', '911_lock_probe.sql', '912_slow.sql')`;
   }
+});
+
+/**
+ * A rollback: an older roombook starting on a database a newer one migrated. It starts (the older
+ * code may work on the newer schema), but says so, naming the migrations it does not have.
+ */
+test('migrations the database has and this version does not are named in a warning', async () => {
+  const warnings: string[] = [];
+  await sql`INSERT INTO schema_migrations (version) VALUES ('998_from_the_future.sql'), ('999_also.sql')`;
+  try {
+    expect(await migrate(sql, undefined, (message) => warnings.push(message))).toEqual([]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('(998_from_the_future.sql, 999_also.sql): a newer version migrated it');
+  } finally {
+    await sql`DELETE FROM schema_migrations WHERE version IN ('998_from_the_future.sql', '999_also.sql')`;
+  }
+  warnings.length = 0;
+  expect(await migrate(sql, undefined, (message) => warnings.push(message))).toEqual([]);
+  expect(warnings).toEqual([]);
 });
