@@ -76,13 +76,22 @@ export class NamedRepository {
     }
   }
 
+  /**
+   * Two renames that take each other's names (A to B's name while B to A's) each hold their own row
+   * and wait for the other's uncommitted name: PostgreSQL ends one with a deadlock (40P01) after
+   * deadlock_timeout, which was a 500. That one is run again: by then the other has committed or
+   * failed, and this one is decided against its outcome (200, or 409 name_taken).
+   */
   async rename(id: number, name: string): Promise<Named> {
-    try {
-      const [row] = await this.sql`UPDATE ${this.sql(this.table)} SET name = ${name} WHERE id = ${id} RETURNING id, name`;
-      if (!row) throw new AppError('not_found', `No ${this.kind} has id ${id}.`);
-      return row as Named;
-    } catch (error) {
-      throw asNameRefusal(error, name);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [row] = await this.sql`UPDATE ${this.sql(this.table)} SET name = ${name} WHERE id = ${id} RETURNING id, name`;
+        if (!row) throw new AppError('not_found', `No ${this.kind} has id ${id}.`);
+        return row as Named;
+      } catch (error) {
+        if ((error as { code?: string }).code === DEADLOCK && attempt < RENAME_ATTEMPTS) continue;
+        throw asNameRefusal(error, name);
+      }
     }
   }
 
@@ -107,6 +116,8 @@ export class NamedRepository {
   }
 }
 
+const DEADLOCK = '40P01';
+const RENAME_ATTEMPTS = 3;
 const UNTRANSLATABLE = '22P05'; // a character the database's encoding (LATIN1, say) has no place for
 
 /**
