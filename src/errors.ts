@@ -78,6 +78,7 @@ const refusedCodes = new Set([
   '53000', '53100', '53200', '53400', // insufficient resources: disk full, out of memory, a configured limit
   '58000', '58030', // system_error, io_error
   '40001', // serialization_failure: on a server whose default isolation is SERIALIZABLE
+  '40P01', // deadlock_detected: rolled back for another transaction's sake; one retry past it (a rename's, src/db/named.ts) found it again
 ]);
 
 const codeOf = (error: unknown): unknown => (error as { code?: unknown })?.code;

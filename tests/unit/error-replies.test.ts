@@ -1,4 +1,4 @@
-import { catalogue, statusOf, type ErrorCode } from '../../src/errors';
+import { catalogue, statusOf, toAppError, type ErrorCode } from '../../src/errors';
 import { PreSerialised, errorOf } from '../../src/http/reply';
 
 /** The error bodies built by errorOf (src/http/reply.ts): the default ones at load, the others from a prefix per code. */
@@ -20,4 +20,17 @@ test('every code with a message of its own, whatever characters the message hold
   for (const code of Object.keys(catalogue) as ErrorCode[]) {
     expect(bodyOf(code, message)).toEqual({ error: code, message });
   }
+});
+
+test.each([
+  ['40P01', 'deadlock_detected'],
+  ['40001', 'serialization_failure'],
+  ['55P03', 'lock_not_available'],
+  ['57014', 'query_canceled (statement_timeout)'],
+])('SQLSTATE %s (%s), a statement the database rolled back for its own reasons, is 503 db_unavailable, not 500', (code) => {
+  expect(toAppError(Object.assign(new Error('from PostgreSQL'), { code })).code).toBe('db_unavailable');
+});
+
+test('an SQLSTATE that says the request or the code is wrong stays 500 internal', () => {
+  expect(toAppError(Object.assign(new Error('from PostgreSQL'), { code: '42P01' })).code).toBe('internal'); // undefined_table
 });
