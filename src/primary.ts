@@ -34,6 +34,7 @@ export async function runPrimary(config: Config): Promise<void> {
   let metricsServer: MetricsServer | undefined;
   let shuttingDown = false;
   const metrics = new PrimaryMetrics(); // from here on, workers' metric answers are heard
+  const ready = new Set<number>(); // ids of the workers that said they are listening
 
   const shutdown = async (exitCode: number, reason: string): Promise<void> => {
     if (shuttingDown) return;
@@ -44,7 +45,7 @@ export async function runPrimary(config: Config): Promise<void> {
       process.exit(exitCode || 1);
     }, config.shutdownTimeoutMs + 1500);
     await metricsServer?.close(); // a scrape now would only wait on workers that are leaving
-    await stopWorkers();
+    await stopWorkers(ready);
     await embedded?.stop();
     clearTimeout(forced);
     log.info('stopped');
@@ -87,7 +88,7 @@ export async function runPrimary(config: Config): Promise<void> {
       log.warn('ADMIN_TOKEN is not set: listening on loopback only, and any local client may change rooms and users');
     }
     await startWorkers({ ...config, workers: fit.workers }, databaseUrl, workerUrl, port, Boolean(embedded), () => shuttingDown, shutdown,
-      { metrics, port: metricsServer.port });
+      { metrics, port: metricsServer.port }, ready);
   } catch (error) {
     log.error(`cannot start: ${(error as Error).message}`);
     await shutdown(1, 'start failed');
@@ -121,11 +122,10 @@ function listenFailure(host: string, port: number, error: NodeJS.ErrnoException)
 
 function startWorkers(config: Config, databaseUrl: string, workerUrl: string, port: number, isEmbedded: boolean,
   isShuttingDown: () => boolean, shutdown: (code: number, reason: string) => Promise<void>,
-  observed: { metrics: PrimaryMetrics; port: number }): Promise<void> {
+  observed: { metrics: PrimaryMetrics; port: number }, ready: Set<number>): Promise<void> {
   const env = { [WORKER_DATABASE_URL]: workerUrl, PORT: String(port) };
   let failedStarts = 0;
   let everyoneReady = false;
-  const ready = new Set<number>();
 
   const fork = (): void => {
     const worker = cluster.fork(env);
@@ -164,13 +164,18 @@ function startWorkers(config: Config, databaseUrl: string, workerUrl: string, po
   return Promise.resolve();
 }
 
-/** Asks every worker to finish its requests and exit; resolves when all have exited. */
-async function stopWorkers(): Promise<void> {
+/**
+ * Asks every worker to finish its requests and exit; resolves when all have exited. A worker that
+ * has not said it is ready is not listening, so has nothing to finish, and does not hear the stop
+ * message until it is (src/main.ts): it gets SIGTERM, which it also answers by stopping once ready.
+ */
+async function stopWorkers(ready: ReadonlySet<number>): Promise<void> {
   const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is ClusterWorker => worker !== undefined);
   await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
     if (worker.isDead()) return resolve();
     worker.once('exit', () => resolve());
-    worker.send({ type: 'stop' }, (error: Error | null) => { if (error) worker.kill('SIGTERM'); });
+    if (!ready.has(worker.id)) worker.process.kill('SIGTERM');
+    else worker.send({ type: 'stop' }, (error: Error | null) => { if (error) worker.kill('SIGTERM'); });
   })));
 }
 

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type postgres from 'postgres';
 import { settings } from '../../src/config';
+import { migrate } from '../../src/db/migrate';
 import { connect, createDatabase } from '../helpers/database';
 import { collect, runMain, startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday } from '../helpers/http';
@@ -310,6 +311,32 @@ describe('graceful shutdown', () => {
       await server.stop('SIGKILL');
     }
   });
+  // A worker still starting (here its cache load waits for a lock) is not listening yet, so has
+  // nothing to drain, and has not yet set up its handler for the stop message: the primary waited
+  // for it until its own deadline (SHUTDOWN_TIMEOUT_MS + 1.5 s), then exited 1.
+  test('SIGTERM while a worker is still starting: exit 0 at once', async () => {
+    await migrate(sql as never);
+    const holder = await sql.reserve();
+    await holder`BEGIN`;
+    await holder`LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE`;
+    const primary = runMain({ DATABASE_URL: database.url, PORT: '0', WORKERS: '1' });
+    const result = collect(primary);
+    try {
+      await waitFor('a worker reading the rooms', async () => (await sql`SELECT 1 FROM pg_locks l
+        JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'rooms' AND NOT l.granted`).length > 0, 15_000);
+      const signalled = Date.now();
+      primary.kill('SIGTERM');
+      const { code, output } = await result;
+      expect(output).not.toContain('shutdown took too long');
+      expect(code).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(3000);
+    } finally {
+      if (primary.exitCode === null) primary.kill('SIGKILL');
+      await holder`ROLLBACK`;
+      holder.release();
+    }
+  });
+
   // A terminal's Ctrl-C (and systemd's default stop) signals the whole process group: the workers
   // get the signal themselves as well as the primary's stop message, and must still drain.
   // SIGHUP: the terminal was closed.
