@@ -90,23 +90,6 @@ function stopLeftoverPostmaster(cluster: string): void {
 }
 
 /**
- * Rooms ROOM1..ROOMn and users user1..userN in two statements. The notify triggers are off during
- * the bulk insert (one notification per row would reach every worker); one 'reload' notification
- * afterwards makes every worker reload its cache.
- */
-export async function seed(sql: Sql, rooms: number, users: number): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`ALTER TABLE rooms DISABLE TRIGGER rooms_notify`;
-    await tx`ALTER TABLE users DISABLE TRIGGER users_notify`;
-    await tx`INSERT INTO rooms (name) SELECT 'ROOM' || g FROM generate_series(1, ${rooms}::int) g ON CONFLICT (name) DO NOTHING`;
-    await tx`INSERT INTO users (name) SELECT 'user' || g FROM generate_series(1, ${users}::int) g ON CONFLICT (name) DO NOTHING`;
-    await tx`ALTER TABLE rooms ENABLE TRIGGER rooms_notify`;
-    await tx`ALTER TABLE users ENABLE TRIGGER users_notify`;
-    await tx`SELECT pg_notify('roombook_names', '{"op":"reload"}')`;
-  });
-}
-
-/**
  * Gives a new cluster the WAL of a server that has been running. A new cluster has no WAL segment
  * to reuse, so every 16 MB of WAL is a new file, which the committing backend fills with zeros
  * while every other commit waits (wal_init_zero): under the fresh workload that was a stall of

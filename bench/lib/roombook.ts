@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDefaultWorkers, settings } from '../../src/config';
-import { type BenchDatabase, type Sql, recycleWal, seed } from './database';
+import { seed } from '../../scripts/seed'; // npm run db:seed's: the rooms and users the workloads name
+import { type BenchDatabase, type Sql, recycleWal } from './database';
 import { allStats, readStat } from './proc';
 import { getJson, startServer, type RunningServer } from './servers';
 
