@@ -11,7 +11,7 @@ import { PrimaryMetrics, startMetricsServer, type MetricsServer } from './metric
 import { version } from './version';
 
 /** Messages between the primary and its workers. */
-export type WorkerMessage = { type: 'ready'; port: number } | { type: 'failed'; reason: string };
+export type WorkerMessage = { type: 'ready'; port: number };
 export const WORKER_DATABASE_URL = 'ROOMBOOK_WORKER_DATABASE_URL';
 
 const MAX_FAILED_STARTS = 5; // consecutive workers that die before ever being ready

@@ -37,8 +37,5 @@ export const Ready = Type.Object({
   status: Type.Literal('ready'), rooms: Type.Integer({ minimum: 0 }), users: Type.Integer({ minimum: 0 }),
 }, closed);
 
-/** Every rejection: a code from src/errors.ts and a message for people. */
-export const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() }, closed);
-
 export const OpenApiDocument = Type.Object({ openapi: Type.String(), info: Type.Object({}), paths: Type.Object({}) },
   { description: 'this document' });

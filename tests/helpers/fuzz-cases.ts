@@ -697,10 +697,6 @@ export function caseAt(seed: number, index: number, ctx: FuzzContext): FuzzCase 
   return family(index, rng, ctx);
 }
 
-export function generateCases(seed: number, count: number, ctx: FuzzContext): FuzzCase[] {
-  return Array.from({ length: count }, (_, index) => caseAt(seed, index, ctx));
-}
-
 /** A one-line description of a case, enough to replay it by hand. */
 export function describeCase(c: FuzzCase): string {
   const show = (buffer: Buffer) => {
