@@ -1,4 +1,3 @@
-import { DEFAULT_MAX_CONNECTIONS } from './embedded';
 import type { Sql } from './sql';
 
 /**
@@ -83,6 +82,12 @@ export function fitWorkers(settings: ConnectionSettings, workersChosen: boolean,
   if (workersChosen || fits === 0) return { refused: `not enough database connections: ${shortfall}` };
   return { workers: fits, lowered: `starting ${fits} worker${fits === 1 ? '' : 's'}, not one per core: ${shortfall}` };
 }
+
+/**
+ * The embedded PostgreSQL's max_connections when not asked otherwise. Declared here, not in
+ * embedded.ts, so that the primary loads embedded.ts only when it starts one (src/primary.ts).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 200;
 
 /**
  * max_connections for the embedded PostgreSQL, which roombook starts and so can size: the workers'

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { type PostgresUser, binDirFor, ensurePostgresUser, readOrCreatePassword, resolveDataDir } from './embedded-paths';
 import { lockStart } from './start-lock';
+import { DEFAULT_MAX_CONNECTIONS } from './connection-budget';
 
 /**
  * The PostgreSQL that roombook's primary process starts when no DATABASE_URL is given.
@@ -26,8 +27,6 @@ export interface EmbeddedOptions {
 export type EmbeddedLog = (message: string, level?: 'debug' | 'info' | 'warn') => void;
 
 const DATABASE = 'roombook';
-/** max_connections when not asked otherwise; roombook's own sizing never goes below it (connection-budget.ts). */
-export const DEFAULT_MAX_CONNECTIONS = 200;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 8_000;
 
