@@ -18,17 +18,17 @@ const MAX_FAILED_STARTS = 5; // consecutive workers that die before ever being r
 const MAX_RESTART_DELAY_MS = 5000;
 
 /**
- * The primary: database (embedded or DATABASE_URL), migrations, the connection budget, port check,
- * then one worker per core (or WORKERS, within the budget); replaces workers that die, and shuts
- * everything down on SIGTERM/SIGINT.
- */
-/**
  * The signals that stop roombook gracefully, primary and workers alike. SIGHUP: the terminal closed;
  * its default would end every process at once and leave the embedded PostgreSQL (a process group of
  * its own) running.
  */
 export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
+/**
+ * The primary: port check, database (embedded or DATABASE_URL), migrations, the connection budget,
+ * then one worker per core (or WORKERS, within the budget); replaces workers that die, and shuts
+ * everything down on any of STOP_SIGNALS.
+ */
 export async function runPrimary(config: Config): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let metricsServer: MetricsServer | undefined;
