@@ -87,7 +87,7 @@ export async function runPrimary(config: Config): Promise<void> {
     if (!config.adminToken) {
       log.warn('ADMIN_TOKEN is not set: listening on loopback only, and any local client may change rooms and users');
     }
-    await startWorkers({ ...config, workers: fit.workers }, databaseUrl, workerUrl, port, Boolean(embedded), () => shuttingDown, shutdown,
+    startWorkers({ ...config, workers: fit.workers }, databaseUrl, workerUrl, port, Boolean(embedded), () => shuttingDown, shutdown,
       { metrics, port: metricsServer.port }, ready);
   } catch (error) {
     log.error(`cannot start: ${(error as Error).message}`);
@@ -122,7 +122,7 @@ function listenFailure(host: string, port: number, error: NodeJS.ErrnoException)
 
 function startWorkers(config: Config, databaseUrl: string, workerUrl: string, port: number, isEmbedded: boolean,
   isShuttingDown: () => boolean, shutdown: (code: number, reason: string) => Promise<void>,
-  observed: { metrics: PrimaryMetrics; port: number }, ready: Set<number>): Promise<void> {
+  observed: { metrics: PrimaryMetrics; port: number }, ready: Set<number>): void {
   const env = { [WORKER_DATABASE_URL]: workerUrl, PORT: String(port) };
   let failedStarts = 0;
   let everyoneReady = false;
@@ -161,7 +161,6 @@ function startWorkers(config: Config, databaseUrl: string, workerUrl: string, po
   };
   cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv) }); // applies to every fork, replacements too
   for (let i = 0; i < config.workers; i++) fork();
-  return Promise.resolve();
 }
 
 /**
