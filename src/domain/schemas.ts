@@ -8,7 +8,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
  */
 const Name = Type.String({ maxLength: 256, description: 'trimmed, upper-cased (rooms) or lower-cased (users) and put in NFC before its length is checked' });
 const DateText = Type.String({ maxLength: 32, description: 'DD.MM.YY, DD/MM/YY or YYYY-MM-DD', examples: ['25.12.30'] });
-const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
+export const MAX_ID = 2147483647; // PostgreSQL integer: ids of rooms and users
+const Id = Type.Integer({ minimum: 1, maximum: MAX_ID });
 
 export const BookBody = Type.Object(
   { room_name: Name, user_name: Name, date: DateText },
@@ -35,7 +36,6 @@ export type NameBody = Static<typeof NameBody>;
  * Query parameters and path ids. src/http/params.ts reads the accepted names, ranges and
  * defaults from these, so the handlers and the OpenAPI document cannot disagree.
  */
-const MAX_ID = 2147483647; // PostgreSQL integer (rooms, users)
 export const MAX_BOOKING_ID = Number.MAX_SAFE_INTEGER; // bigint ids, read as numbers
 
 const dateText = (description: string) => Type.String({ maxLength: 32, description: `${description}; DD.MM.YY, DD/MM/YY or YYYY-MM-DD` });

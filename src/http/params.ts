@@ -1,12 +1,12 @@
 import type { TObject, TSchema } from '@sinclair/typebox';
 import { AppError } from '../errors';
 import { parseDay } from '../domain/dates';
+import { MAX_ID } from '../domain/schemas';
 
 /** Path and query parameters: strict, with errors that name the parameter. */
-const MAX_INT = 2147483647;
 
 /** A path id: malformed is 400, well-formed but beyond any row is 404. */
-export function pathId(raw: string, max = MAX_INT): number {
+export function pathId(raw: string, max = MAX_ID): number {
   if (!/^\d{1,20}$/.test(raw) || /^0+$/.test(raw)) throw new AppError('invalid_id', `The id ${JSON.stringify(raw.slice(0, 40))} is not a positive integer.`);
   const id = Number(raw);
   if (id > max) throw new AppError('not_found', `Nothing has id ${raw}.`);
