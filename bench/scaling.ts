@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseOptions, usageError } from './lib/args';
 import { createBenchDatabase, serverSettings, sharedDatabase, type BenchDatabase } from './lib/database';
 import { stopOnInterrupt, wasInterrupted } from './lib/interrupt';
-import { wrkCommand, wrkInstalled, type LoadResult, type LoadSpec, type Tool } from './lib/load';
+import { freshBookingsSpec, wrkCommand, wrkInstalled, type LoadResult, type LoadSpec, type Tool } from './lib/load';
 import { describeMachine, machine } from './lib/machine';
 import { failOnChecks, measure, measureSpread } from './lib/measure';
 import { busyProcesses, machineBusySeconds, treeCpuSeconds } from './lib/proc';
@@ -127,10 +127,8 @@ function point(workers: number, runs: ScalingRun[]): ScalingPoint {
 const connectionsFor = (workers: number): number =>
   options['connections-per-worker'] > 0 ? options['connections-per-worker'] * workers : options.connections;
 
-const spec = (url: string, durationS: number, connections = options.connections): LoadSpec => ({
-  workload: 'fresh_bookings', url, threads: Math.min(options.threads, connections), connections, durationS,
-  scriptArgs: { rooms: options.rooms, users: options.users, threads: options.threads },
-});
+const spec = (url: string, durationS: number, connections = options.connections): LoadSpec =>
+  freshBookingsSpec(url, durationS, { threads: options.threads, connections, rooms: options.rooms, users: options.users });
 
 /**
  * What both modes do first: check the counts, pick the load tool, read the machine and what else
@@ -258,11 +256,8 @@ function hostSpecs(urls: string[], durationS: number): LoadSpec[] {
   const threads = split(options.threads, urls.length);
   const connections = split(options.connections, urls.length);
   const stride = Math.floor((options.rooms * DAYS) / urls.length);
-  return urls.map((url, i) => {
-    const t = Math.max(1, Math.min(threads[i], connections[i]));
-    return { workload: 'fresh_bookings', url, threads: t, connections: connections[i], durationS,
-      scriptArgs: { rooms: options.rooms, users: options.users, threads: t, base: i * stride } };
-  });
+  return urls.map((url, i) => freshBookingsSpec(url, durationS,
+    { threads: threads[i], connections: connections[i], rooms: options.rooms, users: options.users, base: i * stride }));
 }
 
 async function runHosts(loaded: Roombook[], postmaster: number, durationS: number, tool: Tool): Promise<HostsRun & { label: string }> {

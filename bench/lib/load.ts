@@ -36,6 +36,18 @@ export interface LoadResult {
 
 export const luaDir = (repoRoot: string): string => path.join(repoRoot, 'bench', 'lua');
 
+/**
+ * A fresh_bookings load. wrk runs at most one thread per connection, and the script is told the
+ * threads wrk runs: thread t of T sends slots base + k·T + t (bench/lua/fresh_bookings.lua), and
+ * warns that slots may repeat when its `threads` is not wrk's -t.
+ */
+export function freshBookingsSpec(url: string, durationS: number,
+  load: { threads: number; connections: number; rooms: number; users: number; base?: number }): LoadSpec {
+  const threads = Math.max(1, Math.min(load.threads, load.connections));
+  return { workload: 'fresh_bookings', url, threads, connections: load.connections, durationS,
+    scriptArgs: { rooms: load.rooms, users: load.users, threads, ...(load.base !== undefined && { base: load.base }) } };
+}
+
 export function wrkInstalled(): boolean {
   try {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
