@@ -36,7 +36,8 @@ export interface Report {
   records: RunRecord[];
 }
 
-const microseconds = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : '–');
+/** A figure with one decimal, or – when there is none: µs per request, batch sizes, ms, MB. */
+const oneDecimal = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : '–');
 
 /** How the command was given: the roombook settings set in the environment, then npm's command. */
 export function commandLine(script: string, args: string[]): string {
@@ -87,10 +88,10 @@ export function renderReport(report: Report): string {
     report.results.map((r) => {
       const cpu = r.summary.cpuPerRequestUs;
       const total = cpu.server + (Number.isFinite(cpu.postgres) ? cpu.postgres : 0) + cpu.loadGenerator;
-      return [r.id, microseconds(cpu.server), microseconds(cpu.postgres), microseconds(cpu.loadGenerator), microseconds(total),
-        microseconds(r.summary.meanBatchSize), r.server === 'ceiling' ? '–' : microseconds(r.summary.meanStatementMs),
+      return [r.id, oneDecimal(cpu.server), oneDecimal(cpu.postgres), oneDecimal(cpu.loadGenerator), oneDecimal(total),
+        oneDecimal(r.summary.meanBatchSize), r.server === 'ceiling' ? '–' : oneDecimal(r.summary.meanStatementMs),
         r.server === 'ceiling' ? '–' : formatPercent(r.summary.shareRanOut),
-        r.server === 'ceiling' ? '–' : microseconds(r.summary.workerPeakRssMb)];
+        r.server === 'ceiling' ? '–' : oneDecimal(r.summary.workerPeakRssMb)];
     }));
   const checks = report.results.filter((r) => r.server === 'roombook').map((r) => `- ${r.id}: ${r.summary.checks}`);
   const lines = [
