@@ -32,6 +32,7 @@ export function errorCodesOf(doc: RouteDoc, adminRequired: boolean): ErrorCode[]
   if (doc.auth === 'admin' && !adminRequired) codes.add('forbidden'); // a web page from elsewhere (Origin)
   if (doc.auth === 'admin or cancel token') codes.add('forbidden');
   if (doc.database !== false) codes.add('db_unavailable');
+  codes.add('shutting_down'); // a stopping worker refuses every request (src/http/route.ts)
   codes.add('internal');
   return [...codes];
 }

@@ -64,7 +64,7 @@ export const routeDocs: Record<string, RouteDoc> = {
   'GET /health': { tag: 'operations', summary: 'The process answers (nothing else is checked)', database: false,
     success: { status: 200, description: 'alive', schema: Health } },
   'GET /ready': { tag: 'operations', summary: 'The database answers within a second and this worker\'s cache is loaded',
-    success: { status: 200, description: 'ready', schema: Ready }, errors: ['not_ready', 'shutting_down'] },
+    success: { status: 200, description: 'ready', schema: Ready }, errors: ['not_ready'] },
   'GET /openapi.json': { tag: 'operations', summary: 'This document (OpenAPI 3.1)', database: false,
     success: { status: 200, description: 'the document', schema: OpenApiDocument } },
   'GET /docs': { tag: 'operations', summary: 'This document as a web page (no external resources)', database: false,

@@ -56,6 +56,12 @@ test('error answers list the codes of their status, with the catalogue\'s messag
   expect(Object.keys(document.paths['/book'].post.responses).sort()).toEqual(['201', '400', '409', '413', '415', '500', '503']);
 });
 
+test('every route, even one without the database, may answer 503 shutting_down: a stopping worker refuses all', () => {
+  const document = openApiDocument([['get', '/health', reply]], options);
+  expect(document.paths['/health'].get.responses['503'].content['application/json'].schema.properties.error)
+    .toEqual({ type: 'string', enum: ['shutting_down'] });
+});
+
 test('error answers document the headers they carry (Retry-After, WWW-Authenticate, Accept-Encoding)', () => {
   const document = openApiDocument([['post', '/rooms', reply, { body: true }]], options);
   const { responses: answers } = document.paths['/rooms'].post;
