@@ -239,7 +239,17 @@ export class BookingBatcher {
     entry.resolve(decision);
     if (!entry.followers) return;
     if (decision.outcome === 'booked' || decision.outcome === 'already_booked') {
-      entry.followers.forEach((follower) => follower.resolve({ outcome: 'already_booked' }));
+      // The slot is taken: a follower is already booked, unless it names its room by a name that
+      // may not be this room's (a stale cache entry: the name now belongs to another room, which
+      // may be free that day). That one is decided anew, by a statement that checks the name.
+      const roomName = decision.outcome === 'booked' ? decision.booking.room_name : entry.request.roomName;
+      let unchecked: Pending[] | undefined;
+      for (const follower of entry.followers) {
+        const named = follower.request.roomName;
+        if (named === null || named === roomName) follower.resolve({ outcome: 'already_booked' });
+        else (unchecked ??= []).push(follower);
+      }
+      if (unchecked) this.requeue(unchecked);
     } else {
       // The leader's room or user was invalid; the followers may name others: decide them anew.
       this.requeue(entry.followers);

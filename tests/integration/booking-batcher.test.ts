@@ -4,6 +4,9 @@ import { migrate } from '../../src/db/migrate';
 import { BookingBatcher } from '../../src/db/bookings';
 import { findCommitted, newStatementToken, type BookingRequest } from '../../src/db/booking-statement';
 import { dayFromToday } from '../helpers/http';
+import { ExistenceCache } from '../../src/domain/existence';
+import { BookingService } from '../../src/domain/booking';
+import { NamedRepository } from '../../src/db/named';
 
 /**
  * The booking batcher (src/db/bookings.ts) on a real database, for what the HTTP tests cannot
@@ -121,4 +124,24 @@ test('after a lost connection, only the rows its own statement wrote are its boo
   const tokens = await sql`SELECT statement_token::text FROM bookings WHERE day IN (${before.day}::date, ${committed.day}::date)`;
   expect(new Set(tokens.map((row) => row.statement_token)).size).toBe(2);
   expect(tokens.every((row) => typeof row.statement_token === 'string')).toBe(true);
+});
+
+// A stale cache entry meets a booking of the same room by id in one batch: the room was renamed and
+// its old name given to another room, and this worker has not heard yet. The stale request follows
+// the other (same room id, same day), and was answered already booked for a room it does not name.
+test('a follower naming its room by another name is decided anew: a stale name is looked up again, not answered already booked', async () => {
+  const day = dayFromToday(nextDay++);
+  const [{ id: renamed }] = await sql`INSERT INTO rooms (name) VALUES ('NOW-RENAMED') RETURNING id`;
+  const [{ id: reused }] = await sql`INSERT INTO rooms (name) VALUES ('OLD-NAME') RETURNING id`;
+  const cache = new ExistenceCache();
+  cache.rooms.set('OLD-NAME', renamed); // what this worker still believes
+  cache.users.set('second', userIds[1]); // both ids come from the cache: the two requests join one batch
+  const service = new BookingService(cache, { room: new NamedRepository(sql, 'room'), user: new NamedRepository(sql, 'user') },
+    batcher, () => dayFromToday(0));
+  const [byId, byStaleName] = await Promise.all([
+    service.book({ room: { id: renamed }, user: { id: userIds[0] }, date: day }),
+    service.book({ room: { name: 'old-name' }, user: { name: 'second' }, date: day }),
+  ]);
+  expect(byId).toMatchObject({ booked: { room_id: renamed } });
+  expect(byStaleName).toMatchObject({ booked: { room_id: reused, room_name: 'OLD-NAME', user_id: userIds[1] } });
 });
