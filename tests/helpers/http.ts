@@ -63,7 +63,16 @@ export function onNewConnection(address: string, port: number, method: string, p
       let text = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, body: text === '' ? undefined : JSON.parse(text) }));
+      response.on('end', () => {
+        // Thrown here, in an event handler, a body that is not JSON would be an uncaught exception
+        // that ends the test run rather than a failure of the test that asked.
+        try {
+          resolve({ status: response.statusCode!, body: text === '' ? undefined : JSON.parse(text) });
+        } catch {
+          reject(new Error(`${method} ${path}: ${response.statusCode} with a body that is not JSON: ${text.slice(0, 200)}`));
+        }
+      });
+      response.on('error', reject);
     });
     request.on('error', reject);
     request.end(payload);
