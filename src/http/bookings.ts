@@ -82,14 +82,17 @@ export function bookingRoutes(bookings: BookingService, records: BookingRecords,
 
     /** Booked and free days of one room, from..to inclusive (default: today and the next 30 days). */
     availability: async (request: Request): Promise<Reply> => {
-      const room = await rooms.get(pathId(request.params[0]));
+      // The request is checked whole before the database is asked: a bad query is a 400 whatever the room.
+      const roomId = pathId(request.params[0]);
       const query = new Query(request.query, AvailabilityQuery);
-      const from = query.day('from') ?? today();
+      const givenFrom = query.day('from');
+      const from = givenFrom ?? today();
       // The default end stops at the last day a date can name: 9999-12-31 + 30 days is no date (was a 500).
       const to = query.day('to') ?? (from > addDays(LAST_DAY, -30) ? LAST_DAY : addDays(from, 30));
       const span = daysBetween(from, to) + 1;
-      if (span < 1) throw new AppError('invalid_query', `to (${to}) must not be before from (${from}${query.day('from') === undefined ? ', today by default' : ''}).`);
+      if (span < 1) throw new AppError('invalid_query', `to (${to}) must not be before from (${from}${givenFrom === undefined ? ', today by default' : ''}).`);
       if (span > MAX_AVAILABILITY_DAYS) throw new AppError('invalid_query', `The range may span at most ${MAX_AVAILABILITY_DAYS} days.`);
+      const room = await rooms.get(roomId);
       const booked = await records.bookedDays(room.id, from, to);
       const bookedDays = new Set(booked.map((row) => row.day));
       const free: string[] = [];

@@ -750,6 +750,14 @@ describe('GET /rooms/:id/availability', () => {
     expectError(await api.get('/rooms/99999999999/availability'), 404, 'not_found');
     for (const id of ['abc', '0', '-1', '1.5']) expectError(await api.get(`/rooms/${id}/availability`), 400, 'invalid_id');
   });
+
+  test('a bad query is invalid_query (400) whether the room exists or not: the request is checked before the room is looked up', async () => {
+    const { room } = await newPair('ax');
+    for (const id of [room.id, 2147483647]) {
+      expectError(await api.get(`/rooms/${id}/availability?days=3`), 400, 'invalid_query');
+      expectError(await api.get(`/rooms/${id}/availability?from=2030-01-05&to=2030-01-04`), 400, 'invalid_query');
+    }
+  });
 });
 
 describe('cancelling on a server with ADMIN_TOKEN', () => {
