@@ -1,7 +1,7 @@
 import { AppError } from '../errors';
 import type { ExistenceCache, Kind } from './existence';
 import { parseDay } from './dates';
-import { normaliseRoomName, normaliseUserName } from './names';
+import { normaliseRoomName, normaliseUserName, ROOM_NAME_LENGTH, USER_NAME_LENGTH } from './names';
 import type { BookingBatcher, Requester } from '../db/bookings';
 import type { Booking, BookingRequest } from '../db/booking-statement';
 
@@ -91,8 +91,8 @@ export class BookingService {
 export function normalised(kind: Kind, raw: string): string {
   const name = normalisers[kind](raw);
   if (name === undefined) {
-    const [limits, casing] = kind === 'room' ? ['3 to 16', 'upper-casing'] : ['3 to 34', 'lower-casing'];
-    throw new AppError('invalid_name', `A ${kind} name must have ${limits} characters after trimming and ${casing}, and no control or invisible characters.`);
+    const [{ min, max }, casing] = kind === 'room' ? [ROOM_NAME_LENGTH, 'upper-casing'] : [USER_NAME_LENGTH, 'lower-casing'];
+    throw new AppError('invalid_name', `A ${kind} name must have ${min} to ${max} characters after trimming and ${casing}, and no control or invisible characters.`);
   }
   return name;
 }
