@@ -26,10 +26,10 @@ const integer = (min: number, max: number): Parse<number> => (raw) => {
 };
 const text: Parse<string> = (raw) => (raw.trim() === '' ? undefined : raw.trim());
 /**
- * Printable ASCII, 16 characters or more: nothing limits how fast a client may guess, and a short
- * token falls to guessing. Printable ASCII because the token travels in a header, and uWebSockets.js drops bytes 0x80-0xFF at the
- * end of a header value (a token ending in "é" could never match) and leaves a request whose header
- * holds a control character unanswered.
+ * 16 characters or more: nothing limits how fast a client may guess, and a short token falls to
+ * guessing. Printable ASCII: the token travels in a header, and uWebSockets.js drops bytes
+ * 0x80-0xFF at the end of a header value (a token ending in "é" could never match) and leaves a
+ * request whose header holds a control character unanswered.
  */
 const headerToken: Parse<string> = (raw) => {
   const token = raw.trim();

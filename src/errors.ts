@@ -78,10 +78,20 @@ const refusedCodes = new Set([
   '53000', '53100', '53200', '53400', // insufficient resources: disk full, out of memory, a configured limit
   '58000', '58030', // system_error, io_error
   '40001', // serialization_failure: on a server whose default isolation is SERIALIZABLE
-  '40P01', // deadlock_detected: rolled back for another transaction's sake; one retry past it (a rename's, src/db/named.ts) found it again
+  '40P01', // deadlock_detected: rolled back for another transaction's sake (see isTransientConflict)
 ]);
 
 const codeOf = (error: unknown): unknown => (error as { code?: unknown })?.code;
+
+/**
+ * A deadlock (40P01) or a serialization failure (40001): the statement was rolled back for another
+ * transaction's sake, and running it again, once that one has ended, may well succeed. The callers
+ * that can (the booking statement, a rename) run it again a few times before answering 503.
+ */
+export function isTransientConflict(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === '40P01' || code === '40001';
+}
 
 /** The server refused the statement (see refusedCodes): nothing was written. */
 export function isRefusedByDatabase(error: unknown): boolean {

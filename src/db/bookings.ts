@@ -1,5 +1,5 @@
 import { closePool, connectAll, type Sql } from './sql';
-import { AppError, isDatabaseUnavailable, isReadOnlyRefusal, isRefusedByDatabase } from '../errors';
+import { AppError, isDatabaseUnavailable, isReadOnlyRefusal, isRefusedByDatabase, isTransientConflict } from '../errors';
 import { log } from '../log';
 import { BatchDecider, findCommitted, newStatementToken, type BookingRequest, type Decision, type StatementToken } from './booking-statement';
 import { Gathering } from './gathering';
@@ -278,8 +278,7 @@ export class BookingBatcher {
       try {
         return await this.decider.decide(pool, requests, token);
       } catch (error) {
-        const code = (error as { code?: string }).code;
-        if ((code === '40P01' || code === '40001') && attempt < 3) continue;
+        if (isTransientConflict(error) && attempt < 3) continue;
         if (isRefusedByDatabase(error)) {
           // Rolled back, so nothing to look up: answered 503.
           if (isReadOnlyRefusal(error)) this.replaceConnections(pool);

@@ -1,5 +1,5 @@
 import type { Sql } from './sql';
-import { AppError } from '../errors';
+import { AppError, isTransientConflict } from '../errors';
 import type { Kind } from '../domain/existence';
 
 /**
@@ -89,7 +89,7 @@ export class NamedRepository {
         if (!row) throw new AppError('not_found', `No ${this.kind} has id ${id}.`);
         return row as Named;
       } catch (error) {
-        if ((error as { code?: string }).code === DEADLOCK && attempt < RENAME_ATTEMPTS) continue;
+        if (isTransientConflict(error) && attempt < RENAME_ATTEMPTS) continue;
         throw asNameRefusal(error, name);
       }
     }
@@ -116,7 +116,6 @@ export class NamedRepository {
   }
 }
 
-const DEADLOCK = '40P01';
 const RENAME_ATTEMPTS = 3;
 const UNTRANSLATABLE = '22P05'; // a character the database's encoding (LATIN1, say) has no place for
 

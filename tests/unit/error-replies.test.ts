@@ -1,4 +1,4 @@
-import { catalogue, statusOf, toAppError, type ErrorCode } from '../../src/errors';
+import { catalogue, isTransientConflict, statusOf, toAppError, type ErrorCode } from '../../src/errors';
 import { PreSerialised, errorOf } from '../../src/http/reply';
 
 /** The error bodies built by errorOf (src/http/reply.ts): the default ones at load, the others from a prefix per code. */
@@ -33,4 +33,10 @@ test.each([
 
 test('an SQLSTATE that says the request or the code is wrong stays 500 internal', () => {
   expect(toAppError(Object.assign(new Error('from PostgreSQL'), { code: '42P01' })).code).toBe('internal'); // undefined_table
+});
+
+test('a deadlock and a serialization failure are worth running again; a unique violation or a lost connection is not', () => {
+  const withCode = (code: string) => Object.assign(new Error('from PostgreSQL'), { code });
+  expect(['40P01', '40001'].map((code) => isTransientConflict(withCode(code)))).toEqual([true, true]);
+  expect(['23505', '57014', 'ECONNRESET'].map((code) => isTransientConflict(withCode(code)))).toEqual([false, false, false]);
 });
