@@ -142,6 +142,14 @@ describe('configuration', () => {
     expect(output).not.toContain('s3cretpw');
   });
 
+  test('an ADMIN_TOKEN shorter than 16 characters stops the start, named without its value', async () => {
+    const { code, output } = await collect(runMain({ DATABASE_URL: database.url, ADMIN_TOKEN: 'short-tok3n' }));
+    expect(code).toBe(1);
+    expect(output).toContain('ADMIN_TOKEN is not valid: expected 16+ characters of printable ASCII, or empty');
+    expect(output).not.toContain('short-tok3n');
+    expect(output).not.toContain('"level"'); // refused before anything started
+  });
+
   // On the machines this runs on, 10.255.255.1 is routed and nothing answers: the connection attempt
   // hangs, which postgres.js's connect_timeout does not end (the start hung for good before). Where
   // the network refuses it at once instead, the test still checks a prompt exit 1 with the reason.
