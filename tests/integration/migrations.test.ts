@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDatabase } from '../helpers/database';
+import { startServer } from '../helpers/server';
 import { createSql, type Sql } from '../../src/db/sql';
 import { migrate } from '../../src/db/migrate';
 import { migrationsDir } from '../../src/paths';
@@ -101,4 +102,19 @@ test('migrations the database has and this version does not are named in a warni
   warnings.length = 0;
   expect(await migrate(sql, undefined, (message) => warnings.push(message))).toEqual([]);
   expect(warnings).toEqual([]);
+});
+
+test('the service started on such a database serves, and its log names the migrations it does not have', async () => {
+  await sql`INSERT INTO schema_migrations (version) VALUES ('998_from_the_future.sql')`;
+  try {
+    const server = await startServer({ databaseUrl: database.url, workers: 1 });
+    try {
+      expect((await fetch(`${server.url}/ready`)).status).toBe(200);
+      expect(server.logs()).toMatch(/"level":"warn".*the database has migrations this version of roombook does not have \(998_from_the_future\.sql\)/);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await sql`DELETE FROM schema_migrations WHERE version = '998_from_the_future.sql'`;
+  }
 });
