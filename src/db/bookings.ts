@@ -239,15 +239,20 @@ export class BookingBatcher {
     entry.resolve(decision);
     if (!entry.followers) return;
     if (decision.outcome === 'booked' || decision.outcome === 'already_booked') {
-      // The slot is taken: a follower is already booked, unless it names its room by a name that
-      // may not be this room's (a stale cache entry: the name now belongs to another room, which
-      // may be free that day). That one is decided anew, by a statement that checks the name.
-      const roomName = decision.outcome === 'booked' ? decision.booking.room_name : entry.request.roomName;
+      // The slot is taken: a follower is already booked if the statement checked its room and user
+      // too, that is, if it names the leader's room and user (by id, or by the names just checked).
+      // Any other is decided anew, by a statement that checks them: its room name may be a stale
+      // cache entry (the name now belongs to another room, which may be free that day), its user may
+      // not exist, and a lone request for a booked slot is answered so (room_invalid, user_invalid).
+      const leader = entry.request;
+      const [roomName, userName] = decision.outcome === 'booked'
+        ? [decision.booking.room_name, decision.booking.user_name] : [leader.roomName, leader.userName];
       let unchecked: Pending[] | undefined;
       for (const follower of entry.followers) {
-        const named = follower.request.roomName;
-        if (named === null || named === roomName) follower.resolve({ outcome: 'already_booked' });
-        else (unchecked ??= []).push(follower);
+        const { roomName: room, userId, userName: user } = follower.request;
+        if ((room === null || room === roomName) && userId === leader.userId && (user === null || user === userName)) {
+          follower.resolve({ outcome: 'already_booked' });
+        } else (unchecked ??= []).push(follower);
       }
       if (unchecked) this.requeue(unchecked);
     } else {

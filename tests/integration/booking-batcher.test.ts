@@ -91,7 +91,7 @@ test('one statement answers each of its requests in full: a booking, a follower,
   const before = batcher.stats.batches;
   const [booked, follower, alreadyBooked, staleRoom, unknownUser] = await Promise.all([
     batcher.decide({ ...fresh, roomName: 'BATCHED', userName: 'first' }),
-    batcher.decide({ ...fresh, userId: userIds[1] }), // same slot, same batch: follows the first
+    batcher.decide(fresh), // same slot, room and user, same batch: follows the first
     batcher.decide({ ...taken, userId: userIds[1] }),
     batcher.decide({ ...slot(userIds[1]), roomName: 'RENAMED' }), // the cache's name is not the room's
     batcher.decide({ ...slot(2_000_000_000) }),
@@ -144,4 +144,20 @@ test('a follower naming its room by another name is decided anew: a stale name i
   ]);
   expect(byId).toMatchObject({ booked: { room_id: renamed } });
   expect(byStaleName).toMatchObject({ booked: { room_id: reused, room_name: 'OLD-NAME', user_id: userIds[1] } });
+});
+
+// A follower is answered from its leader's row only where that row checked what it names. A
+// booking by an id that names no user (or a user deleted meanwhile) was answered already booked
+// when it followed another booking of its slot, where alone it is answered user_invalid.
+test('a follower for another user is decided anew: an unknown user is user_invalid, a known one already_booked', async () => {
+  const day = slot(userIds[0]);
+  const [booked, unknownUser, otherUser] = await Promise.all([
+    batcher.decide(day),
+    batcher.decide({ ...day, userId: 2_000_000_000 }),
+    batcher.decide({ ...day, userId: userIds[1], userName: 'second' }),
+  ]);
+  expect(booked).toMatchObject({ outcome: 'booked', booking: { user_id: userIds[0] } });
+  expect(unknownUser).toEqual({ outcome: 'user_invalid' });
+  expect(otherUser).toEqual({ outcome: 'already_booked' });
+  expect(await bookedBy(day.day)).toEqual([userIds[0]]);
 });
