@@ -27,6 +27,15 @@
  * in four on a slow machine); reproduced in tests/integration/postgres-client.test.ts. The fix keeps
  * the timer and cancels it in terminate(). Not found reported upstream.
  *
+ * Fourth bug: the array types that a new connection fetches first (fetch_types, on by default) are
+ * fetched by an async function whose promise nobody holds. If that query fails (its connection is
+ * ended or lost while it runs, or statement_timeout cancels it), the rejection is unhandled, which
+ * ends a Node process with everything it has in flight. The query that opened the connection fails
+ * (or runs) on its own either way, so nothing is lost by handling it. Seen here as a worker dying
+ * when the booking watchdog replaced a pool whose new connection had gone silent while fetching
+ * its types (tests/faults/stalled-connections.test.ts). Upstream: porsager/postgres#1192, #1205,
+ * #1223 (open).
+ *
  * Each fix is applied unless its text is there already, so an install patched by an earlier
  * version of this script gets the fixes it lacks.
  */
@@ -36,6 +45,7 @@ const path = require('node:path');
 const MARK = '/* roombook: reset the write state with the socket */';
 const GUARD = '/* roombook: no write after the socket is gone */';
 const RECONNECT = '/* roombook: a pending reconnect, cancelled by terminate() */';
+const TYPES = '/* roombook: a failed type fetch must not end the process */';
 const fixes = [
   { where: 'terminate()', from: '    clearImmediate(nextWriteTimer)\n    if (socket) {',
     to: `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${MARK}\n    if (socket) {` },
@@ -51,6 +61,8 @@ const fixes = [
     to: '  function reconnect() {\n    reconnectTimer = setTimeout(connect,' },
   { where: 'terminate()', from: '  function terminate() {\n    terminated = true\n',
     to: `  function terminate() {\n    terminated = true\n    clearTimeout(reconnectTimer) ${RECONNECT}\n` },
+  { where: 'ReadyForQuery', from: '        return fetchArrayTypes()\n',
+    to: `        return fetchArrayTypes().catch(() => {}) ${TYPES}\n` },
 ];
 
 /** node_modules/postgres (its package.json is not exported, so from its main file upwards). */
@@ -93,4 +105,4 @@ if (root) {
   }
 }
 
-module.exports = { MARK, GUARD, RECONNECT };
+module.exports = { MARK, GUARD, RECONNECT, TYPES };

@@ -6,21 +6,29 @@ import net from 'node:net';
  * which postgres.js does not notice by itself. Connections are told apart by the
  * application_name in their startup message (roombook-listener, roombook-bookings, roombook).
  */
-interface Pair { client: net.Socket; upstream: net.Socket; applicationName: string; silenced: boolean }
+interface Pair { client: net.Socket; upstream: net.Socket; applicationName: string; silenced: boolean; queried: boolean }
+
+/** The first byte of a query message: a simple Query, or the Parse of an extended one. */
+const QUERY_TYPES = new Set(['Q'.charCodeAt(0), 'P'.charCodeAt(0)]);
 
 export class SilencingRelay {
   private readonly server: net.Server;
   private readonly pairs = new Set<Pair>();
+  private readonly silenceAtFirstQuery = new Map<string, number>(); // application_name: how many new connections
 
   constructor(target: { host: string; port: number }) {
     this.server = net.createServer((client) => {
       const upstream = net.connect(target.port, target.host);
-      const pair: Pair = { client, upstream, applicationName: '', silenced: false };
+      const pair: Pair = { client, upstream, applicationName: '', silenced: false, queried: false };
       this.pairs.add(pair);
       let first = true;
       client.on('data', (chunk) => {
         // postgres.js sends no SSLRequest by default: the first packet is the startup message.
         if (first) pair.applicationName = /application_name\0([^\0]*)\0/.exec(chunk.toString('latin1'))?.[1] ?? '';
+        else if (!pair.queried && QUERY_TYPES.has(chunk[0])) {
+          pair.queried = true;
+          if (this.takeSilenceAtFirstQuery(pair)) pair.silenced = true;
+        }
         first = false;
         if (!pair.silenced) upstream.write(chunk);
       });
@@ -50,11 +58,31 @@ export class SilencingRelay {
     return [...this.pairs].filter((pair) => pair.applicationName === applicationName && !pair.silenced).length;
   }
 
+  /** Open, silenced connections of this application_name. */
+  silenced(applicationName: string): number {
+    return [...this.pairs].filter((pair) => pair.applicationName === applicationName && pair.silenced).length;
+  }
+
   /** Silences every open connection of this application_name; later ones pass as usual. */
   silence(applicationName: string): number {
     const chosen = [...this.pairs].filter((pair) => pair.applicationName === applicationName && !pair.silenced);
     chosen.forEach((pair) => (pair.silenced = true));
     return chosen.length;
+  }
+
+  /**
+   * The next `count` connections of this application_name are silenced as they send their first
+   * query: connected and authenticated, then gone silent with a query in flight.
+   */
+  silenceNextAtFirstQuery(applicationName: string, count = 1): void {
+    this.silenceAtFirstQuery.set(applicationName, count);
+  }
+
+  private takeSilenceAtFirstQuery(pair: Pair): boolean {
+    const left = this.silenceAtFirstQuery.get(pair.applicationName) ?? 0;
+    if (left === 0 || pair.silenced) return false;
+    this.silenceAtFirstQuery.set(pair.applicationName, left - 1);
+    return true;
   }
 
   close(): Promise<void> {

@@ -1,5 +1,7 @@
 import postgres from 'postgres';
 import { serverUrl } from '../helpers/database';
+import { relayTo } from '../helpers/relay';
+import { waitFor } from '../helpers/wait';
 
 /**
  * The postgres.js that roombook loads, against a real server, where its behaviour decides ours:
@@ -30,5 +32,31 @@ test('a pool ended while its connection waits to reconnect leaves no connection 
   } finally {
     await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${application}`;
     await admin.end();
+  }
+});
+
+/**
+ * A new connection first fetches the array types (fetch_types), in a promise postgres.js holds
+ * nowhere: a pool ended while that query runs rejected it unhandled, which ends the process (the
+ * fourth fix). Here the connection goes silent as it sends that query, and the pool is ended.
+ */
+test('a pool ended while its new connection fetches its types: the waiting query fails, and nothing is left unhandled', async () => {
+  const unhandled: unknown[] = [];
+  const note = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', note);
+  const { relay, url } = await relayTo(serverUrl());
+  const application = `roombook-types-test-${process.pid}`;
+  relay.silenceNextAtFirstQuery(application); // the first query is the types query
+  const pool = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: application } });
+  try {
+    const waiting = pool`SELECT 1`.catch((error: { code?: string }) => error.code);
+    await waitFor('the types query silenced', () => relay.silenced(application) === 1, 5000);
+    await Promise.race([pool.end({ timeout: 0 }), sleep(1000)]);
+    expect(await waiting).toBe('CONNECTION_DESTROYED');
+    await sleep(100); // an unhandled rejection is reported after the microtasks have run
+    expect(unhandled).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', note);
+    await relay.close();
   }
 });

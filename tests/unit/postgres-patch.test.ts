@@ -4,11 +4,13 @@ import path from 'node:path';
 /**
  * postgres.js 3.4.9 leaves its write timer set when a connection closes, and the reconnected
  * connection then never writes; a write scheduled just before a close runs on a socket that is
- * gone, which kills the process; and an ended pool's connection still reconnects when its backoff
- * runs out (scripts/patch-postgres.cjs, run by npm at install). This checks the postgres.js that
- * roombook loads: in both teardown paths the timer and the buffered bytes are reset, nextWrite()
- * checks for the socket, and terminate() cancels the reconnect, by the patch or by a release that
- * fixed it (tests/integration/postgres-client.test.ts shows the last against a real server).
+ * gone, which kills the process; an ended pool's connection still reconnects when its backoff
+ * runs out; and a failed fetch of a new connection's array types is an unhandled rejection
+ * (scripts/patch-postgres.cjs, run by npm at install). This checks the postgres.js that roombook
+ * loads: in both teardown paths the timer and the buffered bytes are reset, nextWrite() checks for
+ * the socket, terminate() cancels the reconnect, and the types fetch's promise is handled, by the
+ * patch or by a release that fixed it (tests/integration/postgres-client.test.ts shows the last
+ * two against a real server).
  */
 const connectionJs = fs.readFileSync(path.join(path.dirname(require.resolve('postgres')), 'connection.js'), 'utf8');
 
@@ -36,6 +38,11 @@ test('terminate() cancels a pending reconnect: an ended pool does not connect ag
   expect(body('reconnect')).toMatch(/(\w+) = setTimeout\(connect,/);
   const timer = /(\w+) = setTimeout\(connect,/.exec(body('reconnect'))![1];
   expect(body('terminate')).toContain(`clearTimeout(${timer})`);
+});
+
+test('a failed fetch of the array types is handled: it does not become an unhandled rejection', () => {
+  expect(connectionJs).not.toMatch(/return fetchArrayTypes\(\)\n/);
+  expect(connectionJs).toMatch(/fetchArrayTypes\(\)\.catch\(|await fetchArrayTypes\(\)/);
 });
 
 test('the patch is applied once, however often npm runs it', () => {
