@@ -202,7 +202,9 @@ export class BookingBatcher {
 
   private async run(batch: Pending[]): Promise<void> {
     const waitingOn = { pool: this.sql }; // the pool of the statement this batch waits for
-    const watchdog = setTimeout(() => {
+    // Fires again for as long as the batch waits: the lookup of a statement cut off here, on a new
+    // connection, can meet the same silent path (and is then answered 503).
+    const watchdog = setInterval(() => {
       log.warn('a booking statement gave no answer in time; its connections are replaced and its outcome looked up',
         { size: batch.length, waitedMs: this.stuckAfterMs });
       this.replaceConnections(waitingOn.pool);
@@ -216,7 +218,7 @@ export class BookingBatcher {
         entry.followers?.forEach((follower) => follower.reject(error));
       }
     } finally {
-      clearTimeout(watchdog);
+      clearInterval(watchdog);
     }
   }
 

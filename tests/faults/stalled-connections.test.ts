@@ -14,7 +14,8 @@ import { waitFor } from '../helpers/wait';
  *   its bookings get 503 db_unavailable and nothing is written;
  * - its connection goes silent (no FIN, no RST): the watchdog replaces the booking connections
  *   BOOKING_STATEMENT_TIMEOUT_MS + 2 s after the statement began, looks its outcome up, and the
- *   bookings are decided on a new connection.
+ *   bookings are decided on a new connection. If the lookup's connection goes silent too, the
+ *   watchdog fires again: the batch gets 503, and the bookings behind it go on.
  * A read connection gone silent: the query on it fails at QUERY_TIMEOUT_MS (its request gets a
  * 503), the worker renews its read connections, and the next requests are answered at once.
  */
@@ -178,4 +179,31 @@ test('a room delete cut off mid-transaction: 503 at its deadline, and PostgreSQL
   const after = await bookDays(51, 3);
   expect(after.map(({ answer: a }) => a.status)).toEqual(Array(3).fill(201));
   for (const { ms: bookingMs } of after) expect(bookingMs).toBeLessThan(TIMEOUT_MS);
+});
+
+// After the watchdog, the outcome is looked up on a new connection. A path still dropping packets
+// can let that connection open and then silence its query: the lookup had no watchdog, and the
+// worker's bookings waited on it for as long as the kernel kept retransmitting (many minutes).
+test('a lookup after the watchdog that goes silent too is cut off by the watchdog again: 503, then bookings go on', async () => {
+  expect((await bookDays(60, 1))[0].answer.status).toBe(201);
+  expect(relay.silence('roombook-bookings')).toBe(1);
+  relay.silenceNextAtFirstQuery('roombook-bookings'); // the connection the lookup opens
+
+  const answers = await bookDays(70, 3);
+  say(`statement and lookup silenced: ${answers.map(({ answer, ms }) => `${answer.status} ${answer.body?.error ?? ''} ${ms} ms`).join('; ')}`);
+  // The stuck batch's bookings get 503 when the watchdog fires a second time; any that arrived too
+  // late for it waited behind it and are decided afterwards, on a new connection.
+  const refused = answers.filter(({ answer }) => answer.status === 503);
+  expect(refused.length).toBeGreaterThan(0);
+  for (const { answer, ms } of answers) {
+    if (answer.status === 503) expect(answer.body.error).toBe('db_unavailable');
+    else expect(answer.status).toBe(201);
+    expect(ms).toBeGreaterThanOrEqual(2 * WATCHDOG_MS - 50);
+    expect(ms).toBeLessThan(2 * WATCHDOG_MS + 3000);
+  }
+  expect(await rowsFrom(70, 3)).toBe(3 - refused.length); // a refused statement never reached the database
+
+  const after = await bookDays(70, 3); // a 503 promises nothing: the same days, asked again, are booked or already
+  expect(after.map(({ answer }) => answer.status).sort()).toEqual([...Array(3 - refused.length).fill(409), ...Array(refused.length).fill(201)].sort());
+  expect(await rowsFrom(70, 3)).toBe(3);
 });
