@@ -19,7 +19,8 @@ import { Gathering } from './gathering';
  * - PostgreSQL cancels a statement that runs longer than statementTimeoutMs (statement_timeout:
  *   lock waits, a stalled server); one that has given no answer STUCK_MARGIN_MS after that never
  *   reached the server or cannot answer (a network path gone silent: no FIN, no RST, which the
- *   client does not notice by itself). Its pool is then replaced too, and its outcome looked up.
+ *   client does not notice by itself). Its pool is then replaced too, and its outcome looked up;
+ *   a lookup that meets the same silence is cut off the same way, and its batch answered 503.
  */
 const STUCK_MARGIN_MS = 2000;
 
