@@ -36,6 +36,18 @@
  * its types (tests/faults/stalled-connections.test.ts). Upstream: porsager/postgres#1192, #1205,
  * #1223 (open).
  *
+ * Fifth bug: an ErrorResponse that arrives while a query runs is kept (errorResponse) until the
+ * ReadyForQuery that follows it; when the server closes the connection instead (pg_terminate_backend
+ * sends FATAL 57P01, then closes), closed() leaves it set, and the next connection's first
+ * ReadyForQuery, right after authentication, takes it for its own: the query that opened the new,
+ * healthy connection fails with the old one's 57P01, and if that connection was fetching its array
+ * types it never does (it skips the fetch), so array parameters then fail as malformed array
+ * literals (22P02) and array columns come back as text. Seen here as a listener whose connection
+ * was terminated as it re-subscribed: postgres.js's next LISTEN, on a healthy connection, failed
+ * with the old 57P01 and was given up, so the worker heard no notification until its next check
+ * (tests/faults/connection-setup.test.ts); reproduced in tests/integration/postgres-client.test.ts. closed() now forgets the error with the connection.
+ * Upstream: porsager/postgres#1223 (open).
+ *
  * Each fix is applied unless its text is there already, so an install patched by an earlier
  * version of this script gets the fixes it lacks.
  */
@@ -46,6 +58,7 @@ const MARK = '/* roombook: reset the write state with the socket */';
 const GUARD = '/* roombook: no write after the socket is gone */';
 const RECONNECT = '/* roombook: a pending reconnect, cancelled by terminate() */';
 const TYPES = '/* roombook: a failed type fetch must not end the process */';
+const STALE_ERROR = '/* roombook: an error of the closed connection is not the next one\'s */';
 const fixes = [
   { where: 'terminate()', from: '    clearImmediate(nextWriteTimer)\n    if (socket) {',
     to: `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${MARK}\n    if (socket) {` },
@@ -63,6 +76,8 @@ const fixes = [
     to: `  function terminate() {\n    terminated = true\n    clearTimeout(reconnectTimer) ${RECONNECT}\n` },
   { where: 'ReadyForQuery', from: '        return fetchArrayTypes()\n',
     to: `        return fetchArrayTypes().catch(() => {}) ${TYPES}\n` },
+  { where: 'closed()', from: '  async function closed(hadError) {\n    incoming = Buffer.alloc(0)\n',
+    to: `  async function closed(hadError) {\n    errorResponse = null ${STALE_ERROR}\n    incoming = Buffer.alloc(0)\n` },
 ];
 
 /** node_modules/postgres (its package.json is not exported, so from its main file upwards). */
@@ -105,4 +120,4 @@ if (root) {
   }
 }
 
-module.exports = { MARK, GUARD, RECONNECT, TYPES };
+module.exports = { MARK, GUARD, RECONNECT, TYPES, STALE_ERROR };

@@ -11,10 +11,24 @@ interface Pair { client: net.Socket; upstream: net.Socket; applicationName: stri
 /** The first byte of a query message: a simple Query, or the Parse of an extended one. */
 const QUERY_TYPES = new Set(['Q'.charCodeAt(0), 'P'.charCodeAt(0)]);
 
+export type FirstQueryFailure = 'terminated' | 'reset';
+
+/** A PostgreSQL ErrorResponse message. */
+function errorResponse(severity: string, code: string, message: string): Buffer {
+  const fields = Buffer.from(`S${severity}\0V${severity}\0C${code}\0M${message}\0\0`, 'utf8');
+  const head = Buffer.alloc(5);
+  head.write('E', 0, 'latin1');
+  head.writeUInt32BE(fields.length + 4, 1);
+  return Buffer.concat([head, fields]);
+}
+
 export class SilencingRelay {
   private readonly server: net.Server;
   private readonly pairs = new Set<Pair>();
   private readonly silenceAtFirstQuery = new Map<string, number>(); // application_name: how many new connections
+  private readonly closeAtStartup = new Map<string, number>();
+  private readonly startups = new Map<string, number>();
+  private readonly failAtFirstQuery = new Map<string, { count: number; how: FirstQueryFailure }>();
 
   constructor(target: { host: string; port: number }) {
     this.server = net.createServer((client) => {
@@ -24,10 +38,20 @@ export class SilencingRelay {
       let first = true;
       client.on('data', (chunk) => {
         // postgres.js sends no SSLRequest by default: the first packet is the startup message.
-        if (first) pair.applicationName = /application_name\0([^\0]*)\0/.exec(chunk.toString('latin1'))?.[1] ?? '';
-        else if (!pair.queried && QUERY_TYPES.has(chunk[0])) {
+        if (first) {
+          pair.applicationName = /application_name\0([^\0]*)\0/.exec(chunk.toString('latin1'))?.[1] ?? '';
+          this.startups.set(pair.applicationName, (this.startups.get(pair.applicationName) ?? 0) + 1);
+          if (this.takeCloseAtStartup(pair)) {
+            pair.silenced = true;
+            client.end(); // a clean close (FIN) before the server has seen the connection
+            upstream.destroy();
+            return;
+          }
+        } else if (!pair.queried && QUERY_TYPES.has(chunk[0])) {
           pair.queried = true;
           if (this.takeSilenceAtFirstQuery(pair)) pair.silenced = true;
+          const failure = this.takeFailAtFirstQuery(pair);
+          if (failure) return this.fail(pair, failure);
         }
         first = false;
         if (!pair.silenced) upstream.write(chunk);
@@ -76,6 +100,54 @@ export class SilencingRelay {
    */
   silenceNextAtFirstQuery(applicationName: string, count = 1): void {
     this.silenceAtFirstQuery.set(applicationName, count);
+  }
+
+  /**
+   * The next `count` connections of this application_name fail as they send their first query (for
+   * a postgres.js pool, the array-type fetch of a new connection): 'terminated' answers it as
+   * pg_terminate_backend does (ErrorResponse FATAL 57P01, then the server closes), 'reset' ends the
+   * connection with a TCP RST. The query never reaches the server.
+   */
+  failNextAtFirstQuery(applicationName: string, how: FirstQueryFailure, count = 1): void {
+    this.failAtFirstQuery.set(applicationName, { count, how });
+  }
+
+  private takeFailAtFirstQuery(pair: Pair): FirstQueryFailure | undefined {
+    const entry = this.failAtFirstQuery.get(pair.applicationName);
+    if (!entry || entry.count === 0 || pair.silenced) return undefined;
+    entry.count--;
+    return entry.how;
+  }
+
+  private fail(pair: Pair, how: FirstQueryFailure): void {
+    pair.silenced = true; // nothing more passes either way
+    if (how === 'reset') {
+      pair.client.resetAndDestroy();
+    } else {
+      pair.client.end(errorResponse('FATAL', '57P01', 'terminating connection due to administrator command'));
+    }
+    pair.upstream.destroy();
+  }
+
+  /**
+   * The next `count` connections of this application_name are closed (FIN, no error) as they send
+   * their startup message: what a TCP proxy or load balancer in front of a database that is down
+   * does, and this relay too when PostgreSQL refuses it.
+   */
+  closeNextAtStartup(applicationName: string, count = 1): void {
+    this.closeAtStartup.set(applicationName, count);
+  }
+
+  /** Startup messages seen from connections of this application_name, closed ones included. */
+  startupsOf(applicationName: string): number {
+    return this.startups.get(applicationName) ?? 0;
+  }
+
+  private takeCloseAtStartup(pair: Pair): boolean {
+    const left = this.closeAtStartup.get(pair.applicationName) ?? 0;
+    if (left === 0) return false;
+    this.closeAtStartup.set(pair.applicationName, left - 1);
+    return true;
   }
 
   private takeSilenceAtFirstQuery(pair: Pair): boolean {

@@ -60,3 +60,41 @@ test('a pool ended while its new connection fetches its types: the waiting query
     await relay.close();
   }
 });
+
+/**
+ * pg_terminate_backend sends FATAL 57P01 and closes. postgres.js kept that error past the close and
+ * handed it to the next connection's first query, on a healthy connection (the fifth fix); a
+ * connection opened so also skipped its array types, and array parameters then failed (22P02).
+ */
+test('a connection terminated under a query: the next query, on a new connection, is not failed with the old error', async () => {
+  const admin = postgres(serverUrl(), { max: 1, onnotice: () => {} });
+  const application = `roombook-terminated-test-${process.pid}`;
+  const pool = postgres(serverUrl(), { max: 1, onnotice: () => {}, connection: { application_name: application } });
+  try {
+    await pool`SELECT 1`;
+    const running = pool`SELECT pg_sleep(10)`.catch((error: { code?: string }) => error.code);
+    await waitFor('the query to run', async () => (await admin`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE application_name = ${application} AND state = 'active'`)[0].n === 1, 5000);
+    await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${application}`;
+    expect(['57P01', 'CONNECTION_CLOSED']).toContain(await running);
+    expect(await pool`SELECT 2 AS two`).toEqual([{ two: 2 }]);
+  } finally {
+    await pool.end({ timeout: 0 });
+    await admin.end();
+  }
+});
+
+test('a connection terminated while it fetches its types: the next query is answered, and array types work', async () => {
+  const { relay, url } = await relayTo(serverUrl());
+  const application = `roombook-types-terminated-test-${process.pid}`;
+  relay.failNextAtFirstQuery(application, 'terminated'); // the first query is the types query
+  const pool = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: application } });
+  try {
+    // The query that opened the connection is answered, or fails as a lost connection (it never ran).
+    expect(['answered', '57P01', 'CONNECTION_CLOSED']).toContain(await pool`SELECT 1`.then(() => 'answered', (error: { code?: string }) => error.code));
+    expect(await pool`SELECT ${[1, 2]}::int[] AS sent, array[3, 4]::int[] AS read`).toEqual([{ sent: [1, 2], read: [3, 4] }]);
+  } finally {
+    await pool.end({ timeout: 0 });
+    await relay.close();
+  }
+});

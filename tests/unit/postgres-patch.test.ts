@@ -5,8 +5,8 @@ import path from 'node:path';
  * postgres.js 3.4.9 leaves its write timer set when a connection closes, and the reconnected
  * connection then never writes; a write scheduled just before a close runs on a socket that is
  * gone, which kills the process; an ended pool's connection still reconnects when its backoff
- * runs out; and a failed fetch of a new connection's array types is an unhandled rejection
- * (scripts/patch-postgres.cjs, run by npm at install). This checks the postgres.js that roombook
+ * runs out; a failed fetch of a new connection's array types is an unhandled rejection; and a
+ * terminated connection's error is replayed onto the next connection's first query (scripts/patch-postgres.cjs, run by npm at install). This checks the postgres.js that roombook
  * loads: in both teardown paths the timer and the buffered bytes are reset, nextWrite() checks for
  * the socket, terminate() cancels the reconnect, and the types fetch's promise is handled, by the
  * patch or by a release that fixed it (tests/integration/postgres-client.test.ts shows the last
@@ -43,6 +43,12 @@ test('terminate() cancels a pending reconnect: an ended pool does not connect ag
 test('a failed fetch of the array types is handled: it does not become an unhandled rejection', () => {
   expect(connectionJs).not.toMatch(/return fetchArrayTypes\(\)\n/);
   expect(connectionJs).toMatch(/fetchArrayTypes\(\)\.catch\(|await fetchArrayTypes\(\)/);
+});
+
+test('closed() forgets an error of the connection it closes: the next connection does not answer its first query with it', () => {
+  const closed = body('closed');
+  expect(closed).toMatch(/errorResponse = null/);
+  expect(closed.indexOf('errorResponse = null')).toBeLessThan(closed.indexOf('return reconnect()'));
 });
 
 test('the patch is applied once, however often npm runs it', () => {
