@@ -45,8 +45,19 @@
  * literals (22P02) and array columns come back as text. Seen here as a listener whose connection
  * was terminated as it re-subscribed: postgres.js's next LISTEN, on a healthy connection, failed
  * with the old 57P01 and was given up, so the worker heard no notification until its next check
- * (tests/faults/connection-setup.test.ts); reproduced in tests/integration/postgres-client.test.ts. closed() now forgets the error with the connection.
- * Upstream: porsager/postgres#1223 (open).
+ * (tests/faults/connection-setup.test.ts); reproduced in tests/integration/postgres-client.test.ts.
+ * closed() now forgets the error with the connection. Upstream: porsager/postgres#1223 (open).
+ *
+ * Sixth bug: a connection that the server (or a proxy or load balancer in front of it) closes
+ * cleanly (FIN, no error message) before it is ready does not fail the query that opened it:
+ * closed() reconnects at once, with no backoff, and again on every close. Behind a TCP proxy whose
+ * database is down, or that drops new connections, each pool then opened hundreds of connections
+ * a second, and the requests waiting on them got their 503 only at roombook's own deadlines (a read
+ * at QUERY_TIMEOUT_MS, a booking at the watchdog, once at 12 s) rather than at once, as they do when
+ * the connection is refused or reset (tests/faults/connection-setup.test.ts). The query now fails
+ * as CONNECTION_CLOSED and the pool waits out its backoff before the next attempt, as after a
+ * reset; a close that postgres.js makes itself to try another host is left as it was. Upstream:
+ * porsager/postgres#1193, pull request #1214 (open).
  *
  * Each fix is applied unless its text is there already, so an install patched by an earlier
  * version of this script gets the fixes it lacks.
@@ -59,6 +70,7 @@ const GUARD = '/* roombook: no write after the socket is gone */';
 const RECONNECT = '/* roombook: a pending reconnect, cancelled by terminate() */';
 const TYPES = '/* roombook: a failed type fetch must not end the process */';
 const STALE_ERROR = '/* roombook: an error of the closed connection is not the next one\'s */';
+const STARTUP_CLOSE = '/* roombook: a clean close before the connection is ready fails its query */';
 const fixes = [
   { where: 'terminate()', from: '    clearImmediate(nextWriteTimer)\n    if (socket) {',
     to: `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null ${MARK}\n    if (socket) {` },
@@ -78,6 +90,11 @@ const fixes = [
     to: `        return fetchArrayTypes().catch(() => {}) ${TYPES}\n` },
   { where: 'closed()', from: '  async function closed(hadError) {\n    incoming = Buffer.alloc(0)\n',
     to: `  async function closed(hadError) {\n    errorResponse = null ${STALE_ERROR}\n    incoming = Buffer.alloc(0)\n` },
+  { where: 'closed()', from: '    socket = null\n\n    if (initial)\n      return reconnect()\n',
+    to: '    socket = null\n\n' +
+      `    if (initial && !hadError && !terminated && !(connection.queue === queues.connecting && options.host[retries + 1])) { ${STARTUP_CLOSE}\n` +
+      "      options.shared.retries++\n      errored(Errors.connection('CONNECTION_CLOSED', options))\n    }\n" +
+      '    if (initial)\n      return reconnect()\n' },
 ];
 
 /** node_modules/postgres (its package.json is not exported, so from its main file upwards). */
@@ -120,4 +137,4 @@ if (root) {
   }
 }
 
-module.exports = { MARK, GUARD, RECONNECT, TYPES, STALE_ERROR };
+module.exports = { MARK, GUARD, RECONNECT, TYPES, STALE_ERROR, STARTUP_CLOSE };

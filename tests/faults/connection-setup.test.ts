@@ -72,6 +72,44 @@ async function terminate(applicationName: string): Promise<void> {
 }
 const roomTotal = async (): Promise<number> => (await sql`SELECT count(*)::int AS n FROM rooms`)[0].n;
 
+// A proxy or load balancer in front of a database that is down (or this relay when PostgreSQL
+// refuses it) accepts a connection and closes it cleanly, with no error message. postgres.js
+// reconnected at once, for ever, without failing the query: each pool opened hundreds of
+// connections a second, and each request waited for roombook's own deadline (a booking for two
+// rounds of the watchdog, 12 s) where a refused connection gets its 503 at once.
+test('connections closed before they are ready: 503 at once, a few attempts, then served again', async () => {
+  expect((await api.get('/ready')).status).toBe(200);
+  expect((await bookDays(1, 1))[0].answer.status).toBe(201);
+  relay.closeNextAtStartup('roombook', 1_000_000);
+  relay.closeNextAtStartup('roombook-bookings', 1_000_000);
+  await terminate('roombook');
+  await terminate('roombook-bookings');
+  const [reads0, bookings0] = [relay.startupsOf('roombook'), relay.startupsOf('roombook-bookings')];
+
+  try {
+    const ready = await timed(() => api.get('/ready'));
+    const read = await timed(() => api.get(`/rooms/${room.id}`));
+    const booked = await bookDays(10, 2);
+    const [reads, bookings] = [relay.startupsOf('roombook') - reads0, relay.startupsOf('roombook-bookings') - bookings0];
+    say(`closed at startup: /ready ${show([ready])}; read ${show([read])}; bookings ${show(booked)}; ` +
+      `connection attempts: ${reads} read, ${bookings} booking`);
+    for (const { answer, ms } of [ready, read, ...booked]) {
+      expect({ status: answer.status, error: answer.body.error }).toEqual({ status: 503, error: 'db_unavailable' });
+      expect(answer.headers.get('retry-after')).toBe('1');
+      expect(ms).toBeLessThan(500); // not at a deadline: /ready's 1 s, QUERY_TIMEOUT_MS, the watchdog
+    }
+    expect(reads).toBeLessThan(20); // a few per request, not hundreds a second
+    expect(bookings).toBeLessThan(20);
+    expect(await rowsFrom(10, 2)).toBe(0);
+  } finally {
+    relay.closeNextAtStartup('roombook', 0);
+    relay.closeNextAtStartup('roombook-bookings', 0);
+  }
+  await waitFor('/ready 200', async () => (await api.get('/ready')).status === 200, 5000);
+  expect((await api.get(`/rooms/${room.id}`)).status).toBe(200);
+  expect((await bookDays(10, 2)).map(({ answer }) => answer.status)).toEqual([201, 201]);
+});
+
 // pg_terminate_backend on a connection still fetching its types: postgres.js kept the 57P01 and
 // failed the first query of the next, healthy connection with it (reads got a 503 more than
 // connections were terminated, when the replay did not land on a listener ping instead).

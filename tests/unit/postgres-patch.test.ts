@@ -5,8 +5,10 @@ import path from 'node:path';
  * postgres.js 3.4.9 leaves its write timer set when a connection closes, and the reconnected
  * connection then never writes; a write scheduled just before a close runs on a socket that is
  * gone, which kills the process; an ended pool's connection still reconnects when its backoff
- * runs out; a failed fetch of a new connection's array types is an unhandled rejection; and a
- * terminated connection's error is replayed onto the next connection's first query (scripts/patch-postgres.cjs, run by npm at install). This checks the postgres.js that roombook
+ * runs out; a failed fetch of a new connection's array types is an unhandled rejection; a
+ * terminated connection's error is replayed onto the next connection's first query; and a clean
+ * close before a connection is ready reconnects at once for ever instead of failing its query
+ * (scripts/patch-postgres.cjs, run by npm at install). This checks the postgres.js that roombook
  * loads: in both teardown paths the timer and the buffered bytes are reset, nextWrite() checks for
  * the socket, terminate() cancels the reconnect, and the types fetch's promise is handled, by the
  * patch or by a release that fixed it (tests/integration/postgres-client.test.ts shows the last
@@ -49,6 +51,13 @@ test('closed() forgets an error of the connection it closes: the next connection
   const closed = body('closed');
   expect(closed).toMatch(/errorResponse = null/);
   expect(closed.indexOf('errorResponse = null')).toBeLessThan(closed.indexOf('return reconnect()'));
+});
+
+test('closed() fails the query of a connection closed cleanly before it is ready, rather than reconnecting at once for ever', () => {
+  const closed = body('closed');
+  const failed = closed.indexOf("errored(Errors.connection('CONNECTION_CLOSED', options))");
+  expect(failed).toBeGreaterThan(-1);
+  expect(failed).toBeLessThan(closed.indexOf('return reconnect()'));
 });
 
 test('the patch is applied once, however often npm runs it', () => {
