@@ -176,3 +176,21 @@ for (const how of ['terminated', 'reset'] as const) {
     }
   });
 }
+
+// After its listener is up, a worker opens its connections and reads the cancel-token secret
+// (src/db/settings.ts). Connections are swallowed when they fail there; the secret's query was
+// not: a database that dropped that one connection ended the worker before it was ready.
+test('a worker whose cancel-secret query loses its connection at start: it retries, and starts without dying', async () => {
+  const { relay: own, url } = await relayTo(database.url);
+  own.failNextQueryContaining('roombook', 'roombook_settings', 'terminated');
+  let other: RunningServer | undefined;
+  try {
+    other = await startServer({ databaseUrl: url, workers: 1, env: { ...ENV, CANCEL_TOKEN_SECRET: undefined } });
+    expect((await client(other.url).get('/ready')).status).toBe(200);
+    expect(other.logs()).toContain('cancel-token secret');
+    expect(other.logs()).not.toContain('worker died');
+  } finally {
+    await other?.stop();
+    await own.close();
+  }
+});

@@ -29,6 +29,7 @@ export class SilencingRelay {
   private readonly closeAtStartup = new Map<string, number>();
   private readonly startups = new Map<string, number>();
   private readonly failAtFirstQuery = new Map<string, { count: number; how: FirstQueryFailure }>();
+  private readonly failQueries: { applicationName: string; text: string; how: FirstQueryFailure }[] = [];
 
   constructor(target: { host: string; port: number }) {
     this.server = net.createServer((client) => {
@@ -51,6 +52,10 @@ export class SilencingRelay {
           pair.queried = true;
           if (this.takeSilenceAtFirstQuery(pair)) pair.silenced = true;
           const failure = this.takeFailAtFirstQuery(pair);
+          if (failure) return this.fail(pair, failure);
+        }
+        if (!pair.silenced && QUERY_TYPES.has(chunk[0])) {
+          const failure = this.takeFailQuery(pair, chunk);
           if (failure) return this.fail(pair, failure);
         }
         first = false;
@@ -110,6 +115,17 @@ export class SilencingRelay {
    */
   failNextAtFirstQuery(applicationName: string, how: FirstQueryFailure, count = 1): void {
     this.failAtFirstQuery.set(applicationName, { count, how });
+  }
+
+  /** The next query of this application_name whose text contains `text` fails so, with its connection. */
+  failNextQueryContaining(applicationName: string, text: string, how: FirstQueryFailure): void {
+    this.failQueries.push({ applicationName, text, how });
+  }
+
+  private takeFailQuery(pair: Pair, chunk: Buffer): FirstQueryFailure | undefined {
+    const sent = chunk.toString('latin1');
+    const index = this.failQueries.findIndex((entry) => entry.applicationName === pair.applicationName && sent.includes(entry.text));
+    return index === -1 ? undefined : this.failQueries.splice(index, 1)[0].how;
   }
 
   private takeFailAtFirstQuery(pair: Pair): FirstQueryFailure | undefined {
