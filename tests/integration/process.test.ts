@@ -150,14 +150,17 @@ describe('configuration', () => {
     expect(output).not.toContain('"level"'); // refused before anything started
   });
 
-  // On the machines this runs on, 10.255.255.1 is routed and nothing answers: the connection attempt
-  // hangs, which postgres.js's connect_timeout does not end (the start hung for good before). Where
-  // the network refuses it at once instead, the test still checks a prompt exit 1 with the reason.
+  // No PostgreSQL answers at 10.255.255.1. What the attempt meets depends on the network: on the
+  // machines this runs on, something on the path accepts the TCP connection and then closes it
+  // before PostgreSQL's startup completes. postgres.js reconnected at once for that, for ever, until
+  // roombook's own start deadline ended it (the start hung for good before that deadline); since the
+  // sixth fix of scripts/patch-postgres.cjs the attempt fails at once as CONNECTION_CLOSED. Where the
+  // attempt hangs or is refused, the test still checks a prompt exit 1 with the reason.
   test('a database host that never answers stops the start within seconds: exit 1 and why', async () => {
     const started = Date.now();
     const { code, output } = await collect(runMain({ DATABASE_URL: 'postgres://postgres@10.255.255.1:5432/roombook', PORT: '0' }));
     expect(code).toBe(1);
-    expect(output).toMatch(/"cannot start: (connecting to the database made no progress for 5000 ms|[^"]*(ENETUNREACH|EHOSTUNREACH|ECONNREFUSED|CONNECT_TIMEOUT)[^"]*)"/);
+    expect(output).toMatch(/"cannot start: (connecting to the database made no progress for 5000 ms|[^"]*(ENETUNREACH|EHOSTUNREACH|ECONNREFUSED|CONNECT_TIMEOUT|CONNECTION_CLOSED)[^"]*)"/);
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 
