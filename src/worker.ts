@@ -15,30 +15,10 @@ import { namedRoutes } from './http/named';
 import { healthRoutes } from './http/health';
 import { Access } from './domain/access';
 import { cancelSecret } from './db/settings';
-import { isDatabaseUnavailable } from './errors';
 import { log } from './log';
 import { WorkerMetrics } from './metrics/worker';
 import { apiDocRoutes } from './http/openapi';
 import { version } from './version';
-
-/**
- * The cancel-token secret, asked again until the database answers. The listener's start waits for
- * the database and connectAll() ignores failures, but this query did not: a connection lost or
- * terminated under it (a database restarting just after the worker's cache loaded) ended the
- * worker before it was ready, and five such starts in a row end the whole server (src/primary.ts).
- * Any other error still ends the start.
- */
-async function untilAnswered<T>(query: () => Promise<T>): Promise<T> {
-  for (;;) {
-    try {
-      return await query();
-    } catch (error) {
-      if (!isDatabaseUnavailable(error)) throw error;
-      log.warn('cannot read the cancel-token secret yet; retrying', { error });
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
-}
 
 export interface Worker {
   port: number;
@@ -73,7 +53,7 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
   await listener.start();
   // Every database connection opens before the worker listens, while file descriptors are free.
   await Promise.all([connectAll(sql, config.poolSize), batcher.connect()]);
-  const access = new Access(config.adminToken, await untilAnswered(() => cancelSecret(sql, config.cancelTokenSecret)));
+  const access = new Access(config.adminToken, await cancelSecret(sql, config.cancelTokenSecret));
 
   const booking = bookingRoutes(bookingService, new BookingRecords(sql), rooms, access, today);
   const room = namedRoutes(rooms, access, today);
