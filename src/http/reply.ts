@@ -106,14 +106,12 @@ export function closeAsked(connection: string): CloseAsked {
  * not see: such an answer closes the connection as one that closes by itself (uWS says so then).
  */
 export function send(res: HttpResponse, reply: Reply, head: boolean, close: CloseAsked): void {
-  // Serialised before anything is written: a body that cannot be (a bug) leaves the response unwritten, for a 500.
-  const text = reply.body === undefined ? undefined : bodyText(reply);
   res.cork(() => {
     res.writeStatus(statusLines[reply.status] ?? String(reply.status));
     if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]);
     if (close === 'whole') res.writeHeader('Connection', 'close');
     const closing = reply.closeConnection === true || close === 'listed';
-    if (text === undefined) {
+    if (reply.body === undefined) {
       // uWS writes no Content-Length only when given no length (a 204 must carry none, RFC 9110,
       // 8.6), and then cannot close the connection: an answer that closes it says 0.
       if (closing) res.endWithoutBody(0, true);
@@ -121,6 +119,7 @@ export function send(res: HttpResponse, reply: Reply, head: boolean, close: Clos
       return;
     }
     res.writeHeader('Content-Type', reply.contentType ?? JSON_TYPE);
+    const text = bodyText(reply);
     if (!head) {
       res.end(text, closing);
       return;

@@ -3,7 +3,7 @@ import { AppError, toAppError } from '../errors';
 import { isDebugLogged, log } from '../log';
 import type { RouteMeter } from '../metrics/meters';
 import { mediaTypeRefusal, parseJson, readBody } from './body';
-import { closeAsked, errorOf, errorReply, send, type CloseAsked, type Reply } from './reply';
+import { closeAsked, errorReply, send, type CloseAsked, type Reply } from './reply';
 
 /** What a handler may know of a request: copied out of uWS before the first await. */
 export interface Request {
@@ -99,35 +99,12 @@ function release(state: RequestState): void {
 
 function finish(res: HttpResponse, state: RequestState, reply: Reply, request: Request, head: boolean): void {
   release(state);
+  if (!state.aborted) send(res, reply, head, state.close);
   // 499 (nginx's "client closed request"): no answer went out. Metering costs an array index.
-  let status = state.aborted ? 499 : reply.status;
-  if (!state.aborted) {
-    try {
-      send(res, reply, head, state.close);
-    } catch (error) {
-      status = 500;
-      answerUnsendable(res, error, request, head, state.close);
-    }
-  }
+  const status = state.aborted ? 499 : reply.status;
   const seconds = (performance.now() - state.started) / 1000;
   state.meter?.record(status, seconds);
   if (isDebugLogged()) log.debug('request', { method: request.method, url: request.url, status, ms: seconds * 1000 });
-}
-
-const INTERNAL = errorOf('internal');
-
-/**
- * A reply that could not be written (a body JSON cannot serialise: a bug) is a 500. Thrown from
- * here, it would reject a promise nobody holds, and an unhandled rejection ends the worker with
- * every request it has in flight.
- */
-function answerUnsendable(res: HttpResponse, error: unknown, request: Request, head: boolean, close: CloseAsked): void {
-  noteInternal(error, request);
-  try {
-    send(res, INTERNAL, head, close);
-  } catch {
-    // uWS refused the response itself: there is nothing left to answer on.
-  }
 }
 
 function failureReply(error: unknown, request: Request, hadBody: boolean): Reply {
