@@ -1,8 +1,9 @@
 import type postgres from 'postgres';
-import { connect, createDatabase, endSessions, insertRoomsSilently } from '../helpers/database';
+import { endSessions, insertRoomsSilently } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
-import { client, dayFromToday, type Answer } from '../helpers/http';
+import { client } from '../helpers/http';
 import { relayTo, type SilencingRelay } from '../helpers/relay';
+import { startRelayedServer, timed, type RelayedServer, type Timed } from '../helpers/relayed-server';
 import { waitFor } from '../helpers/wait';
 
 /**
@@ -21,49 +22,27 @@ const QUERY_TIMEOUT_MS = 3000;
 const ENV = { BOOKING_STATEMENT_TIMEOUT_MS: String(TIMEOUT_MS), QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS), LISTENER_CHECK_MS: '1000' };
 const say = (line: string) => process.stdout.write(`[setup] ${line}\n`);
 
-let database: Awaited<ReturnType<typeof createDatabase>>;
+let setup: RelayedServer;
+let database: RelayedServer['database'];
 let relay: SilencingRelay;
 let server: RunningServer;
 let sql: postgres.Sql;
-let api: ReturnType<typeof client>;
-let room: { id: number; name: string };
-let user: { id: number; name: string };
+let api: RelayedServer['api'];
+let room: RelayedServer['room'];
+let bookDays: RelayedServer['bookDays'];
+let rowsFrom: RelayedServer['rowsFrom'];
 
 beforeAll(async () => {
-  database = await createDatabase();
-  let relayed: string;
-  ({ relay, url: relayed } = await relayTo(database.url));
-  server = await startServer({ databaseUrl: relayed, workers: 1, env: ENV });
-  sql = connect(database.url);
-  api = client(server.url);
-  room = (await api.post('/rooms', { name: 'SETUP' })).body;
-  user = (await api.post('/users', { name: 'setupper' })).body;
+  setup = await startRelayedServer(ENV, { room: 'SETUP', user: 'setupper' });
+  ({ database, relay, server, sql, api, room, bookDays, rowsFrom } = setup);
 });
-afterAll(async () => {
-  await sql?.end();
-  await server?.stop();
-  await relay?.close();
-  await database?.drop();
-});
+afterAll(() => setup?.close());
 afterEach(() => {
   expect(server.logs()).not.toContain('worker died');
   expect(server.logs()).not.toContain('"answered500"');
 });
 
-type Timed = { answer: Answer; ms: number };
-async function timed(call: () => Promise<Answer>): Promise<Timed> {
-  const started = Date.now();
-  const answer = await call();
-  return { answer, ms: Date.now() - started };
-}
-const bookDays = (firstDay: number, count: number, through = api): Promise<Timed[]> => Promise.all(Array.from({ length: count },
-  (_, i) => timed(() => through.post('/book', { room_name: room.name, user_name: user.name, date: dayFromToday(firstDay + i) }))));
 const show = (answers: Timed[]) => answers.map(({ answer, ms }) => `${answer.status} ${answer.body?.error ?? ''} ${ms} ms`).join('; ');
-const rowsFrom = async (firstDay: number, count: number): Promise<number> => {
-  const [{ n }] = await sql`SELECT count(*)::int AS n FROM bookings
-    WHERE room_id = ${room.id} AND day BETWEEN ${dayFromToday(firstDay)}::date AND ${dayFromToday(firstDay + count - 1)}::date`;
-  return n;
-};
 /** Ends roombook's connections of this kind, and waits until the worker has seen them close. */
 async function terminate(applicationName: string): Promise<void> {
   await endSessions(sql, database.name, applicationName);

@@ -1,8 +1,7 @@
 import type postgres from 'postgres';
-import { connect, createDatabase } from '../helpers/database';
-import { startServer, type RunningServer } from '../helpers/server';
-import { client, dayFromToday, type Answer } from '../helpers/http';
-import { relayTo, type SilencingRelay } from '../helpers/relay';
+import type { RunningServer } from '../helpers/server';
+import type { SilencingRelay } from '../helpers/relay';
+import { startRelayedServer, type RelayedServer, type Timed } from '../helpers/relayed-server';
 import { waitFor } from '../helpers/wait';
 
 /**
@@ -26,50 +25,25 @@ const WATCHDOG_MS = TIMEOUT_MS + 2000;
 const QUERY_TIMEOUT_MS = 3000; // QUERY_TIMEOUT_MS for this file
 const say = (line: string) => process.stdout.write(`[stalled] ${line}\n`);
 
-let database: Awaited<ReturnType<typeof createDatabase>>;
+let setup: RelayedServer;
 let relay: SilencingRelay;
 let server: RunningServer;
 let sql: postgres.Sql;
-let api: ReturnType<typeof client>;
-let room: { id: number; name: string };
-let user: { id: number; name: string };
+let api: RelayedServer['api'];
+let room: RelayedServer['room'];
+let bookDays: RelayedServer['bookDays'];
+let rowsFrom: RelayedServer['rowsFrom'];
 
 beforeAll(async () => {
-  database = await createDatabase();
-  let relayed: string;
-  ({ relay, url: relayed } = await relayTo(database.url));
-  server = await startServer({ databaseUrl: relayed, workers: 1,
-    env: { BOOKING_STATEMENT_TIMEOUT_MS: String(TIMEOUT_MS), QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS) } });
-  sql = connect(database.url);
-  api = client(server.url);
-  room = (await api.post('/rooms', { name: 'STALL' })).body;
-  user = (await api.post('/users', { name: 'staller' })).body;
+  setup = await startRelayedServer({ BOOKING_STATEMENT_TIMEOUT_MS: String(TIMEOUT_MS), QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS) },
+    { room: 'STALL', user: 'staller' });
+  ({ relay, server, sql, api, room, bookDays, rowsFrom } = setup);
 });
-afterAll(async () => {
-  await sql?.end();
-  await server?.stop();
-  await relay?.close();
-  await database?.drop();
-});
-
-/** Books `count` distinct days from `firstDay` at once; each answer with its time. */
-async function bookDays(firstDay: number, count: number): Promise<{ answer: Answer; ms: number }[]> {
-  return Promise.all(Array.from({ length: count }, async (_, i) => {
-    const started = Date.now();
-    const answer = await api.post('/book', { room_name: room.name, user_name: user.name, date: dayFromToday(firstDay + i) });
-    return { answer, ms: Date.now() - started };
-  }));
-}
-
-const rowsFrom = async (firstDay: number, count: number): Promise<number> => {
-  const [{ n }] = await sql`SELECT count(*)::int AS n FROM bookings
-    WHERE room_id = ${room.id} AND day BETWEEN ${dayFromToday(firstDay)}::date AND ${dayFromToday(firstDay + count - 1)}::date`;
-  return n;
-};
+afterAll(() => setup?.close());
 
 test('a statement held up by a lock is cancelled by statement_timeout: 503 within about the timeout, nothing written', async () => {
   expect((await bookDays(1, 1))[0].answer.status).toBe(201); // the booking connection is open
-  let answers: { answer: Answer; ms: number }[] = [];
+  let answers: Timed[] = [];
   await sql.begin(async (tx) => {
     await tx`LOCK TABLE bookings IN SHARE ROW EXCLUSIVE MODE`; // what a room delete takes, held on
     answers = await bookDays(10, 5);

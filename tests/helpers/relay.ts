@@ -22,13 +22,22 @@ function errorResponse(severity: string, code: string, message: string): Buffer 
   return Buffer.concat([head, fields]);
 }
 
+/** Takes one from what is left for this application_name; false when nothing is. */
+function takeOne(left: Map<string, number>, applicationName: string): boolean {
+  const count = left.get(applicationName) ?? 0;
+  if (count === 0) return false;
+  left.set(applicationName, count - 1);
+  return true;
+}
+
 export class SilencingRelay {
   private readonly server: net.Server;
   private readonly pairs = new Set<Pair>();
   private readonly silenceAtFirstQuery = new Map<string, number>(); // application_name: how many new connections
   private readonly closeAtStartup = new Map<string, number>();
   private readonly startups = new Map<string, number>();
-  private readonly failAtFirstQuery = new Map<string, { count: number; how: FirstQueryFailure }>();
+  private readonly failAtFirstQuery = new Map<string, number>();
+  private readonly failAtFirstQueryHow = new Map<string, FirstQueryFailure>();
   private readonly failQueries: { applicationName: string; text: string; how: FirstQueryFailure }[] = [];
 
   constructor(target: { host: string; port: number }) {
@@ -114,7 +123,8 @@ export class SilencingRelay {
    * connection with a TCP RST. The query never reaches the server.
    */
   failNextAtFirstQuery(applicationName: string, how: FirstQueryFailure, count = 1): void {
-    this.failAtFirstQuery.set(applicationName, { count, how });
+    this.failAtFirstQuery.set(applicationName, count);
+    this.failAtFirstQueryHow.set(applicationName, how);
   }
 
   /** The next query of this application_name whose text contains `text` fails so, with its connection. */
@@ -129,10 +139,8 @@ export class SilencingRelay {
   }
 
   private takeFailAtFirstQuery(pair: Pair): FirstQueryFailure | undefined {
-    const entry = this.failAtFirstQuery.get(pair.applicationName);
-    if (!entry || entry.count === 0 || pair.silenced) return undefined;
-    entry.count--;
-    return entry.how;
+    if (pair.silenced || !takeOne(this.failAtFirstQuery, pair.applicationName)) return undefined;
+    return this.failAtFirstQueryHow.get(pair.applicationName);
   }
 
   private fail(pair: Pair, how: FirstQueryFailure): void {
@@ -160,17 +168,11 @@ export class SilencingRelay {
   }
 
   private takeCloseAtStartup(pair: Pair): boolean {
-    const left = this.closeAtStartup.get(pair.applicationName) ?? 0;
-    if (left === 0) return false;
-    this.closeAtStartup.set(pair.applicationName, left - 1);
-    return true;
+    return takeOne(this.closeAtStartup, pair.applicationName);
   }
 
   private takeSilenceAtFirstQuery(pair: Pair): boolean {
-    const left = this.silenceAtFirstQuery.get(pair.applicationName) ?? 0;
-    if (left === 0 || pair.silenced) return false;
-    this.silenceAtFirstQuery.set(pair.applicationName, left - 1);
-    return true;
+    return !pair.silenced && takeOne(this.silenceAtFirstQuery, pair.applicationName);
   }
 
   close(): Promise<void> {
