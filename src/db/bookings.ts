@@ -248,8 +248,9 @@ export class BookingBatcher {
       // cache entry (the name now belongs to another room, which may be free that day), its user may
       // not exist, and a lone request for a booked slot is answered so (room_invalid, user_invalid).
       const leader = entry.request;
-      const [roomName, userName] = decision.outcome === 'booked'
-        ? [decision.booking.room_name, decision.booking.user_name] : [leader.roomName, leader.userName];
+      const booked = decision.outcome === 'booked' ? decision.booking : undefined;
+      const roomName = booked ? booked.room_name : leader.roomName;
+      const userName = booked ? booked.user_name : leader.userName;
       let unchecked: Pending[] | undefined;
       for (const follower of entry.followers) {
         const { roomName: room, userId, userName: user } = follower.request;
