@@ -103,7 +103,23 @@ function matches(nameNow: string | null, nameGiven: string | null): boolean {
  */
 export type StatementToken = string;
 
-export const newStatementToken = (): StatementToken => crypto.randomBytes(8).readBigInt64BE().toString();
+/**
+ * The random bytes are drawn for 512 tokens at a time. One draw per token cost ~6 µs, 2 % of a
+ * worker's CPU under the original script (--cpu-prof); a token now costs ~0.4 µs with its text, and
+ * sequential 29-row statements cost the client 7-9 µs less CPU each (3 runs alternating).
+ */
+const tokenBytes = Buffer.alloc(8 * 512);
+let nextToken = tokenBytes.length;
+
+export function newStatementToken(): StatementToken {
+  if (nextToken === tokenBytes.length) {
+    crypto.randomFillSync(tokenBytes);
+    nextToken = 0;
+  }
+  const token = tokenBytes.readBigInt64BE(nextToken);
+  nextToken += 8;
+  return token.toString();
+}
 
 /** Decides every request of the batch in one statement; the answers come in the requests' order. */
 async function decideBatch(sql: Sql, requests: readonly BookingRequest[], skipBooked: boolean,
