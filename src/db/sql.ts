@@ -30,7 +30,7 @@ const NONE = '0' as unknown as number;
  * numbers (bookings would need 2^53 rows to overflow).
  */
 export function createSql(url: string, options: PoolOptions): Sql {
-  return postgres(url, {
+  return postgres(withoutDateStyle(url), {
     max: options.max,
     connect_timeout: 3,
     // postgres.js waits backoff(failures) seconds before a pool connection tries again, up to 20 s
@@ -60,6 +60,23 @@ export function createSql(url: string, options: PoolOptions): Sql {
       id8: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
     },
   }) as unknown as Sql;
+}
+
+/**
+ * `url` without a DateStyle of its own: postgres.js lets a URL's query parameters override the
+ * startup settings given in code, so `?DateStyle=SQL,DMY` replaced roombook's ISO, and days came
+ * back as 20/12/2026: listed so, and free in the availability though booked. PostgreSQL's setting
+ * names ignore case, so every spelling goes. A URL without one is returned as it was.
+ */
+export function withoutDateStyle(url: string): string {
+  const start = url.indexOf('?');
+  if (start < 0) return url;
+  const query = new URLSearchParams(url.slice(start + 1));
+  const dateStyles = [...query.keys()].filter((key) => key.toLowerCase() === 'datestyle');
+  if (dateStyles.length === 0) return url;
+  for (const key of dateStyles) query.delete(key);
+  const rest = query.toString();
+  return url.slice(0, start) + (rest === '' ? '' : `?${rest}`);
 }
 
 /**

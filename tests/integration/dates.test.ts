@@ -49,3 +49,23 @@ test('with DateStyle SQL, DMY and TimeZone +14 on the database, days are answere
   });
   expect((await api.post('/book', { room_name: room.name, user_name: user.name, date: today })).body.error).toBe('already_booked');
 });
+
+test('a DateStyle in DATABASE_URL does not change the days answered', async () => {
+  // postgres.js lets the URL's parameters override roombook's own DateStyle ISO.
+  const styled = await startServer({ databaseUrl: `${database.url}?DateStyle=SQL,DMY`, workers: 1 });
+  try {
+    const styledApi = client(styled.url);
+    const room = (await styledApi.post('/rooms', { name: 'url-styled' })).body;
+    const user = (await styledApi.post('/users', { name: 'url-styled' })).body;
+    const day = dayFromToday(3);
+    const booked = await styledApi.post('/bookings', { room_id: room.id, user_id: user.id, date: day });
+    expect(booked.status).toBe(201);
+
+    expect((await styledApi.get(`/bookings/${booked.body.id}`)).body.date).toBe(day);
+    expect((await styledApi.get(`/bookings?room_id=${room.id}`)).body.items.map((b: { date: string }) => b.date)).toEqual([day]);
+    const availability = await styledApi.get(`/rooms/${room.id}/availability?from=${day}&to=${dayFromToday(4)}`);
+    expect(availability.body).toMatchObject({ booked: [{ date: day, booking_id: booked.body.id }], free: [dayFromToday(4)] });
+  } finally {
+    await styled.stop();
+  }
+});
