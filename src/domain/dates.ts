@@ -48,7 +48,9 @@ export function daysBetween(from: string, to: string): number {
 
 /**
  * Today in a time zone, as an ISO day. Formatting a date in a zone costs microseconds, so the
- * answer is kept until the next whole second: a day boundary is seen within one second.
+ * answer is kept for the whole second it was made in: a day boundary is seen within one second.
+ * A clock set back (NTP correcting a clock that ran ahead) leaves that second too: kept until
+ * the clock reached its end again, a day made a year ahead was today for a year.
  * The day is put together from its parts, not taken as a locale's whole pattern: en-CA's
  * pattern is locale data, and ICU 72 (CLDR 42) wrote it 12/2/2026 (nodejs/node#45945), which
  * compares after every ISO day (past days bookable) and is no date for the availability range.
@@ -56,14 +58,16 @@ export function daysBetween(from: string, to: string): number {
 export function createTodayClock(timeZone: string, now: () => number = Date.now): () => string {
   const format = new Intl.DateTimeFormat('en-US-u-ca-gregory-nu-latn', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
   let today = '';
+  let validFrom = 0;
   let validUntil = 0;
   return () => {
     const time = now();
-    if (time >= validUntil) {
+    if (time >= validUntil || time < validFrom) {
       const parts: Record<string, string> = {};
       for (const part of format.formatToParts(time)) parts[part.type] = part.value;
       today = `${parts.year}-${parts.month}-${parts.day}`;
-      validUntil = time - (time % 1000) + 1000;
+      validFrom = time - (time % 1000);
+      validUntil = validFrom + 1000;
     }
     return today;
   };

@@ -4,7 +4,10 @@
  * database or role. Whatever they are, every day roombook answers is YYYY-MM-DD and means the
  * day that was booked.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { connect, createDatabase } from '../helpers/database';
+import { scratchDir } from '../helpers/leftover-clusters';
 import { startServer, type RunningServer } from '../helpers/server';
 import { client, dayFromToday, shortForm } from '../helpers/http';
 
@@ -67,5 +70,29 @@ test('a DateStyle in DATABASE_URL does not change the days answered', async () =
     expect(availability.body).toMatchObject({ booked: [{ date: day, booking_id: booked.body.id }], free: [dayFromToday(4)] });
   } finally {
     await styled.stop();
+  }
+});
+
+test('a clock set back (NTP correcting a clock a year ahead) moves today back at once', async () => {
+  const dir = scratchDir('roombook-clock-');
+  const correctedFile = path.join(dir, 'corrected');
+  const ahead = await startServer({ databaseUrl: database.url, workers: 1,
+    nodeArgs: ['--require', path.resolve(__dirname, '../helpers/clock-ahead.cjs')], env: { CLOCK_CORRECTED_FILE: correctedFile } });
+  try {
+    const aheadApi = client(ahead.url);
+    const room = (await aheadApi.post('/rooms', { name: 'clock-ahead' })).body;
+    const user = (await aheadApi.post('/users', { name: 'clock-ahead' })).body;
+    const today = dayFromToday(0);
+    const booking = { room_id: room.id, user_id: user.id, date: today };
+    expect((await aheadApi.get(`/rooms/${room.id}/availability`)).body.from).toBe(dayFromToday(365));
+    expect((await aheadApi.post('/bookings', booking)).body.error).toBe('date_in_past');
+
+    fs.writeFileSync(correctedFile, '');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the preload looks every 50 ms
+    expect((await aheadApi.get(`/rooms/${room.id}/availability`)).body.from).toBe(today);
+    expect((await aheadApi.post('/bookings', booking)).status).toBe(201);
+  } finally {
+    await ahead.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -59,4 +59,16 @@ describe('createTodayClock', () => {
     now += 200; // 00:00:00.100 next day
     expect(today()).toBe('2026-11-26');
   });
+
+  test('a clock set back is followed at once, not when it reaches the second it left', () => {
+    let now = Date.parse('2027-11-25T12:00:00.500Z'); // a clock a year ahead, then corrected
+    const today = createTodayClock('UTC', () => now);
+    expect(today()).toBe('2027-11-25');
+    now = Date.parse('2026-11-25T12:00:00.700Z');
+    expect(today()).toBe('2026-11-25');
+    now = Date.parse('2026-11-26T00:00:00.200Z');
+    expect(today()).toBe('2026-11-26');
+    now -= 300; // back across midnight, by a fraction of a second
+    expect(today()).toBe('2026-11-25');
+  });
 });
