@@ -11,11 +11,15 @@ const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
 /**
  * Characters that show nothing, or reorder what follows them: with them "ROOM1" and "ROOM1" plus a
  * zero-width space, or a name written backwards behind a right-to-left override, would be two rooms
- * that look alike. The bidirectional controls, the zero-width and invisible separators, the soft
- * hyphen, the Hangul fillers (blank glyphs) and the line and paragraph separators. Zero-width
- * joiners and variation selectors stay: some scripts and most emoji need them.
+ * that look alike. Unicode's own list of characters that show nothing (Default_Ignorable_Code_Point:
+ * zero-width spaces, soft hyphen, Hangul fillers, the combining grapheme joiner, deprecated format
+ * controls...), the bidirectional controls, the line and paragraph separators, the blank Braille
+ * pattern and the interlinear annotation marks; a hand-picked list let "ROOM\u034f1" pass beside
+ * "ROOM1". Zero-width joiners, variation selectors and the tag characters of flag emoji (U+E0020 to
+ * U+E007F) stay: some scripts and most emoji need them.
  */
-const invisibleCharacter = /[\p{Bidi_Control}\u00ad\u115f\u1160\u180e\u200b\u2028\u2029\u2060-\u2064\u3164\ufeff\uffa0]/u;
+const invisibleCharacter =
+  /(?![\u200c\u200d\p{Variation_Selector}\u{e0020}-\u{e007f}])[\p{Default_Ignorable_Code_Point}\p{Bidi_Control}\u2028\u2029\u2800\ufff9-\ufffb]/u;
 
 function codePointLength(text: string): number {
   let length = 0;

@@ -176,6 +176,9 @@ describe.each(kinds)('$path', (k) => {
       ['with a zero-width space inside (it would look like "abcd")', () => 'ab\u200bcd'],
       ['written backwards behind a right-to-left override', () => 'ab\u202edc'],
       ['of Hangul fillers only (blank glyphs)', () => '\u3164'.repeat(5)],
+      ['with a combining grapheme joiner inside (it would look like "abcd")', () => 'ab\u034fcd'],
+      ['with a deprecated format control inside (U+206A, shows nothing)', () => 'ab\u206acd'],
+      ['of blank Braille patterns only (blank glyphs)', () => '\u2800'.repeat(5)],
     ])('a name %s is invalid_name (400) and creates nothing', async (_, name) => {
       const before = await snapshot();
       expectError(await api.post(k.path, { name: name(k) }, ADMIN), 400, 'invalid_name');

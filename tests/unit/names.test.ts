@@ -22,6 +22,10 @@ describe('room names', () => {
     ['a byte order mark inside', 'ro\ufeffom'],
     ['a line separator inside', 'ro\u2028om'],
     ['only Hangul fillers', '\u3164\u3164\u3164'],
+    ['a combining grapheme joiner', 'room\u034f1'],
+    ['a musical format control', 'ro\u{1d173}om'],
+    ['an interlinear annotation anchor', 'ro\ufff9om'],
+    ['only blank Braille patterns', '\u2800\u2800\u2800'],
   ])('a name with %s is refused: it would look like another name', (_, input) => {
     expect(normaliseRoomName(input)).toBeUndefined();
     expect(normaliseUserName(input)).toBeUndefined();
@@ -31,6 +35,7 @@ describe('room names', () => {
     ['a zero-width joiner (emoji sequences, Indic scripts)', '👩\u200d💻ab', '👩\u200d💻AB'],
     ['a zero-width non-joiner (Persian)', 'می\u200cخواهم', 'می\u200cخواهم'],
     ['a variation selector', '\u2764\ufe0fab', '\u2764\ufe0fAB'],
+    ['the tag characters of a flag emoji', '\u{1f3f4}\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}ab', '\u{1f3f4}\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}AB'],
   ])('a name with %s is kept', (_, input, expected) => expect(normaliseRoomName(input)).toBe(expected));
 
   test('lengths count code points, as PostgreSQL does', () => {
