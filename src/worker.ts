@@ -7,6 +7,7 @@ import { BookingRecords } from './db/booking-records';
 import { NameListener } from './db/listen';
 import { ExistenceCache } from './domain/existence';
 import { BookingService } from './domain/booking';
+import { SharedMisses } from './domain/shared-misses';
 import { createTodayClock } from './domain/dates';
 import { createApp, type RouteTable } from './http/app';
 import { draining, inFlight } from './http/route';
@@ -46,9 +47,10 @@ export async function startWorker(config: Config, databaseUrl: string): Promise<
     statementTimeoutMs: config.bookingStatementTimeoutMs, gatherMs: config.batchGatherMs, observer: metrics.batches,
   });
   const today = createTodayClock(config.bookingTimeZone);
-  const bookingService = new BookingService(cache, { room: rooms, user: users }, batcher, today);
+  const missLookups = { room: new SharedMisses(rooms), user: new SharedMisses(users) };
+  const bookingService = new BookingService(cache, missLookups, batcher, today);
   let stopping = false;
-  metrics.watch({ cache, batcher, listener, requestsInFlight: inFlight, poolSize: config.poolSize + config.batchMaxInFlight });
+  metrics.watch({ cache, missLookups, batcher, listener, requestsInFlight: inFlight, poolSize: config.poolSize + config.batchMaxInFlight });
 
   await listener.start();
   // Every database connection opens before the worker listens, while file descriptors are free.

@@ -1,6 +1,7 @@
 import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchObserver, BookingBatcher } from '../db/bookings';
 import type { ExistenceCache } from '../domain/existence';
+import type { SharedMisses } from '../domain/shared-misses';
 import type { NameListener } from '../db/listen';
 import { HttpMeters } from './http';
 import { Buckets, ScrapeMetric, type Aggregator, type Sample } from './meters';
@@ -8,6 +9,7 @@ import { Buckets, ScrapeMetric, type Aggregator, type Sample } from './meters';
 /** What a worker's metrics read at scrape time; all of it is plain fields, no I/O. */
 export interface MetricSources {
   cache: ExistenceCache;
+  missLookups: Record<'room' | 'user', SharedMisses>;
   batcher: BookingBatcher;
   listener: NameListener;
   requestsInFlight: { count: number };
@@ -73,6 +75,8 @@ export class WorkerMetrics {
     this.add('roombook_cache_lookups_total', 'Name-to-id cache lookups', 'counter', perKind((kind) => cache.index(kind).lookups));
     this.add('roombook_cache_misses_total', 'Name-to-id cache lookups that had to ask the database', 'counter',
       perKind((kind) => cache.index(kind).misses));
+    this.add('roombook_cache_miss_queries_total', 'Database lookups for cache misses (misses of the same name in one event-loop turn share one)',
+      'counter', perKind((kind) => sources.missLookups[kind].queries));
     this.add('roombook_cache_reloads_total', 'Full reloads of the name-to-id cache (start, reconnect, bulk load)', 'counter',
       () => [{ labels: {}, value: listener.reloads }]);
   }

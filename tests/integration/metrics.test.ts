@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import { createDatabase } from '../helpers/database';
 import { startServer, type RunningServer } from '../helpers/server';
 import { call, client, dayFromToday } from '../helpers/http';
@@ -121,6 +122,52 @@ test('under load, the workers\' counts add up to the requests sent', async () =>
   expect(delta('roombook_cache_lookups_total', { kind: 'room' })).toBe(bookings.length);
   expect(total(after, 'roombook_cache_entries', { kind: 'room' })).toBe(rooms.length);
   expect(total(after, 'roombook_http_requests_in_flight')).toBe(0);
+});
+
+/**
+ * One POST per connection, the connections opened first and the requests then written in one go,
+ * so that each worker reads many of them in one event-loop turn. Resolves with the response bodies.
+ */
+async function postTogether(port: number, path: string, bodies: unknown[]): Promise<any[]> {
+  const sockets = await Promise.all(bodies.map(() => new Promise<net.Socket>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
+  })));
+  const answers = sockets.map((socket) => new Promise<any>((resolve, reject) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const [head, body = ''] = text.split('\r\n\r\n');
+      const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? NaN);
+      if (body.length >= length) {
+        socket.destroy();
+        resolve({ status: Number(head.split(' ')[1]), ...JSON.parse(body) });
+      }
+    });
+    socket.once('error', reject);
+  }));
+  sockets.forEach((socket, i) => {
+    const payload = JSON.stringify(bodies[i]);
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`);
+  });
+  return Promise.all(answers);
+}
+
+test('bookings naming the same unknown room at once share database lookups', async () => {
+  const requests = 60;
+  await client(server.url).post('/users', { name: 'misser' });
+  const before = await scrape();
+  const answers = await postTogether(server.port, '/book', Array.from({ length: requests },
+    () => ({ room_name: 'NOSUCHROOM', user_name: 'misser', date: dayFromToday(3) })));
+  expect(answers.map((answer) => `${answer.status} ${answer.error}`)).toEqual(Array(requests).fill('409 room_not_found'));
+
+  const after = await scrape();
+  const delta = (name: string) => total(after, name, { kind: 'room' }) - total(before, name, { kind: 'room' });
+  expect(delta('roombook_cache_misses_total')).toBe(requests);
+  // Each worker asks at least once; one query per request would be `requests`.
+  expect(delta('roombook_cache_miss_queries_total')).toBeGreaterThanOrEqual(1);
+  expect(delta('roombook_cache_miss_queries_total')).toBeLessThan(requests / 2);
 });
 
 /** The worker processes of the primary, from /proc (field 4 of stat is the parent's pid). */
