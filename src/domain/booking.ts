@@ -57,7 +57,7 @@ export class BookingService {
     const roomRef = 'id' in input.room ? input.room.id : this.idOf('room', roomName!);
     const userRef = 'id' in input.user ? input.user.id : this.idOf('user', userName!);
     let [roomId, userId] = typeof roomRef === 'number' && typeof userRef === 'number'
-      ? [roomRef, userRef] : await Promise.all([roomRef, userRef]);
+      ? [roomRef, userRef] : await bothIds(roomRef, userRef);
     // A cached id that the database rejects is stale (renamed, deleted, re-created): ask once more.
     for (let attempt = 1; ; attempt++) {
       const request: BookingRequest = { roomId, roomName, userId, userName, day };
@@ -86,6 +86,17 @@ export class BookingService {
     index.set(name, id);
     return id;
   }
+}
+
+/**
+ * Both ids, once both lookups have answered. Neither found: the room's refusal, every time (the
+ * first lookup to fail would make the answer depend on which query came back first).
+ */
+async function bothIds(room: number | Promise<number>, user: number | Promise<number>): Promise<[number, number]> {
+  const [roomId, userId] = await Promise.allSettled([room, user]);
+  if (roomId.status === 'rejected') throw roomId.reason;
+  if (userId.status === 'rejected') throw userId.reason;
+  return [roomId.value, userId.value];
 }
 
 export function normalised(kind: Kind, raw: string): string {

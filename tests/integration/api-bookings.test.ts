@@ -263,6 +263,13 @@ describe('POST /book (the original call, by names)', () => {
     expect(await bookingRows({ roomId: room.id })).toEqual([]);
   });
 
+  test('neither the room nor the user known: room_not_found, every time', async () => {
+    const day = dayFromToday(3);
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      api.post('/book', { room_name: `NOROOM${i % 4}`, user_name: `nouser${i % 4}`, date: day })));
+    expect(answers.map((answer) => `${answer.status} ${answer.body.error}`)).toEqual(Array(40).fill('409 room_not_found'));
+  });
+
   test.each([
     ['room_name too short', { room_name: 'ab' }],
     ['room_name too long', { room_name: 'R'.repeat(17) }],
