@@ -7,6 +7,7 @@ import { dayFromToday } from '../helpers/http';
 import { ExistenceCache } from '../../src/domain/existence';
 import { BookingService } from '../../src/domain/booking';
 import { NamedRepository } from '../../src/db/named';
+import { relayTo } from '../helpers/relay';
 
 /**
  * The booking batcher (src/db/bookings.ts) on a real database, for what the HTTP tests cannot
@@ -116,7 +117,7 @@ test('after a lost connection, only the rows its own statement wrote are its boo
     VALUES (${roomId}, ${userIds[0]}, ${committed.day}::date, ${token}::bigint) RETURNING id::int`;
   const notCommitted = slot(userIds[0]);
   expect(await findCommitted(sql, [before, committed, notCommitted], token)).toEqual([
-    { outcome: 'already_booked' },
+    undefined, // decided again, by a statement that checks its names
     { outcome: 'booked', booking: { id, room_id: roomId, room_name: 'BATCHED', user_id: userIds[0], user_name: 'first', date: committed.day } },
     undefined,
   ]);
@@ -160,4 +161,28 @@ test('a follower for another user is decided anew: an unknown user is user_inval
   expect(unknownUser).toEqual({ outcome: 'user_invalid' });
   expect(otherUser).toEqual({ outcome: 'already_booked' });
   expect(await bookedBy(day.day)).toEqual([userIds[0]]);
+});
+
+// After a lost connection, a slot held by another booking was answered already booked from the
+// lookup alone, which checks no name: the statement would have said the user does not exist, or
+// that the cached room name is stale (and the room now so named may be free that day).
+test('after a lost connection, a request for a slot another booking holds is decided anew: an unknown user, a stale room name', async () => {
+  const { relay, url } = await relayTo(database.url);
+  const relayed = new BookingBatcher(() => createSql(url, { max: 1, applicationName: 'roombook-bookings', genericPlans: true }),
+    { maxSize: 100, maxInFlight: 1, statementTimeoutMs: 5000, gatherMs: 0 });
+  try {
+    const [taken, alsoTaken] = [slot(userIds[0]), slot(userIds[0])];
+    await Promise.all([batcher.decide(taken), batcher.decide(alsoTaken)]);
+    relay.failNextQueryContaining('roombook-bookings', 'WITH input', 'reset'); // never reaches the server
+    const [unknownUser, staleRoom] = await Promise.all([
+      relayed.decide({ ...taken, userId: 2_000_000_000 }),
+      relayed.decide({ ...alsoTaken, roomName: 'RENAMED', userId: userIds[1] }),
+    ]);
+    expect(unknownUser).toEqual({ outcome: 'user_invalid' });
+    expect(staleRoom).toEqual({ outcome: 'room_invalid' });
+    expect(relay.startupsOf('roombook-bookings')).toBe(2); // the statement did lose its connection
+  } finally {
+    await relayed.close();
+    await relay.close();
+  }
 });
