@@ -43,6 +43,7 @@ interface Pending {
   reject: (error: unknown) => void;
   followers?: Pending[]; // later requests for the same (room, day) in the same batch
   queuedAt: number; // performance.now() when decide() was called
+  arrival: number; // the order of decide() calls: the queue is kept in it (requeue)
 }
 
 /** Told of every batch (metrics): called once per statement, never per booking. */
@@ -74,6 +75,7 @@ export class BookingBatcher {
   private flushScheduled = false;
   private gatherTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
+  private arrivals = 0;
   readonly stats: BatchStats = { batches: 0, bookings: 0 };
 
   private readonly maxSize: number;
@@ -119,7 +121,7 @@ export class BookingBatcher {
 
   decide(request: BookingRequest, client?: Requester): Promise<Decision> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ request, client, resolve, reject, queuedAt: performance.now() });
+      this.pending.push({ request, client, resolve, reject, queuedAt: performance.now(), arrival: this.arrivals++ });
       this.schedule();
     });
   }
@@ -265,10 +267,17 @@ export class BookingBatcher {
     }
   }
 
+  /**
+   * Back into the queue at its place by arrival, not at its end: a request for the same slot that
+   * arrived while the statement ran would otherwise lead the next batch, and win the slot from an
+   * earlier one. Rare (a stale name, another user, a lost connection), so the walk costs nothing.
+   */
   private requeue(entries: Pending[]): void {
     for (const entry of entries) {
       entry.followers = undefined;
-      this.pending.push(entry);
+      let at = this.pending.length;
+      while (at > 0 && this.pending[at - 1].arrival > entry.arrival) at--;
+      this.pending.splice(at, 0, entry);
     }
     this.schedule();
   }

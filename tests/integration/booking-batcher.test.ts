@@ -186,3 +186,18 @@ test('after a lost connection, a request for a slot another booking holds is dec
     await relay.close();
   }
 });
+// A request decided anew (its leader's room name was stale) went to the back of the queue, behind a
+// request for its slot that arrived while the statement ran, which then led the next batch and won.
+test('a request decided anew keeps its place in the queue: it wins its slot over a later arrival', async () => {
+  const day = slot(userIds[0]);
+  const stale = batcher.decide({ ...day, roomName: 'RENAMED' }); // leads the batch: room_invalid
+  const earlier = batcher.decide(day); // follows it, so is decided anew
+  await new Promise((resolve) => setImmediate(resolve)); // the statement is sent
+  expect(batcher.statementsInFlight).toBe(1);
+  const later = batcher.decide({ ...day, userId: userIds[1] }); // arrives while it runs
+  expect(await stale).toEqual({ outcome: 'room_invalid' });
+  expect(await earlier).toMatchObject({ outcome: 'booked', booking: { user_id: userIds[0] } });
+  expect(await later).toEqual({ outcome: 'already_booked' });
+  expect(await bookedBy(day.day)).toEqual([userIds[0]]);
+});
+
