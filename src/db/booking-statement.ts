@@ -121,10 +121,20 @@ export function newStatementToken(): StatementToken {
   return token.toString();
 }
 
+/**
+ * Where a batch's statement went: set as it is sent, for the lookup after its connection is lost
+ * (backendOf, endBackend). One property written per statement, nothing allocated.
+ */
+export interface SentStatement {
+  statement?: unknown; // the postgres.js query
+}
+
 /** Decides every request of the batch in one statement; the answers come in the requests' order. */
 async function decideBatch(sql: Sql, requests: readonly BookingRequest[], skipBooked: boolean,
-  token: StatementToken): Promise<Decision[]> {
-  const rows = await decideBatchStatement(sql, skipBooked, token, toColumns(requests));
+  token: StatementToken, sent: SentStatement): Promise<Decision[]> {
+  const statement = decideBatchStatement(sql, skipBooked, token, toColumns(requests));
+  sent.statement = statement;
+  const rows = await statement;
   const decisions = new Array<Decision>(requests.length);
   for (const row of rows) {
     const slot = row.slot - 1;
@@ -147,8 +157,8 @@ async function decideBatch(sql: Sql, requests: readonly BookingRequest[], skipBo
 export class BatchDecider {
   private metBooked = false;
 
-  async decide(sql: Sql, requests: readonly BookingRequest[], token: StatementToken): Promise<Decision[]> {
-    const decisions = await decideBatch(sql, requests, this.metBooked, token);
+  async decide(sql: Sql, requests: readonly BookingRequest[], token: StatementToken, sent: SentStatement): Promise<Decision[]> {
+    const decisions = await decideBatch(sql, requests, this.metBooked, token, sent);
     this.metBooked = decisions.some((decision) => decision.outcome === 'already_booked');
     return decisions;
   }
@@ -170,6 +180,32 @@ export async function findCommitted(sql: Sql, requests: readonly BookingRequest[
     const row = bySlot.get(`${request.roomId}:${request.day}`);
     return row ? { outcome: 'booked', booking: toBooking(row) } : undefined;
   });
+}
+
+/**
+ * The process id of the server backend a statement was sent to, if it was: postgres.js 3.4.9 keeps
+ * the connection's BackendKeyData on the query it sends (`state`, what its cancel() uses).
+ */
+export function backendOf(sent: SentStatement): number | undefined {
+  const pid = (sent.statement as { state?: { pid?: unknown } } | undefined)?.state?.pid;
+  return typeof pid === 'number' ? pid : undefined;
+}
+
+/**
+ * Ends the server backend of a statement whose connection was lost, and waits until it has gone,
+ * so that the lookup that follows sees all that statement will ever commit. The server notices a
+ * lost client only when it next reads or writes: a statement that was waiting for a lock (another
+ * worker's insert of the same slot, a room delete) ran on, and committed after a lookup that had
+ * found nothing, while its bookings were decided again and answered already booked. Only a
+ * connection with this pool's application_name is ended: by now the pid may be another's, or,
+ * after a failover, on another server, and ending another booking connection only makes its worker
+ * look its own outcome up. The caller's watchdog bounds the wait.
+ */
+export async function endBackend(sql: Sql, pid: number): Promise<void> {
+  while ((await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE pid = ${pid} AND pid <> pg_backend_pid() AND application_name = current_setting('application_name')`).length > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 export function toBooking(row: Record<string, any>): Booking {

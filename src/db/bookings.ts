@@ -1,7 +1,8 @@
 import { closePool, connectAll, type Sql } from './sql';
 import { AppError, isDatabaseUnavailable, isReadOnlyRefusal, isRefusedByDatabase, isTransientConflict } from '../errors';
 import { log } from '../log';
-import { BatchDecider, findCommitted, newStatementToken, type BookingRequest, type Decision, type StatementToken } from './booking-statement';
+import { BatchDecider, backendOf, endBackend, findCommitted, newStatementToken, type BookingRequest, type Decision,
+  type SentStatement, type StatementToken } from './booking-statement';
 import { Gathering } from './gathering';
 
 /**
@@ -15,7 +16,8 @@ import { Gathering } from './gathering';
  * - a statement that fails with a lost connection gets a new pool before its outcome is looked
  *   up: postgres.js 3.4.9 can leave a query stranded on a connection that died under it (queued
  *   between the socket's 'error' and 'close' events, it is never settled), and a fresh pool takes
- *   none of that state along;
+ *   none of that state along. The statement's backend on the server is ended first: it may still be
+ *   running (waiting for a lock), and commit after a lookup that found nothing (endBackend);
  * - PostgreSQL cancels a statement that runs longer than statementTimeoutMs (statement_timeout:
  *   lock waits, a stalled server); one that has given no answer STUCK_MARGIN_MS after that never
  *   reached the server or cannot answer (a network path gone silent: no FIN, no RST, which the
@@ -66,6 +68,11 @@ export interface BookingBatcherOptions {
   /** Longest a statement waits for the bookings expected next (src/db/gathering.ts); 0: never. */
   gatherMs: number;
   observer?: BatchObserver;
+}
+
+/** What a batch waits for: the pool its statement (or lookup) runs on, which the watchdog replaces, and that statement. */
+interface WaitingOn extends SentStatement {
+  pool: Sql;
 }
 
 export class BookingBatcher {
@@ -204,7 +211,7 @@ export class BookingBatcher {
   }
 
   private async run(batch: Pending[]): Promise<void> {
-    const waitingOn = { pool: this.sql }; // the pool of the statement this batch waits for
+    const waitingOn: WaitingOn = { pool: this.sql, statement: undefined }; // one shape from the start
     // Fires again for as long as the batch waits: the lookup of a statement cut off here, on a new
     // connection, can meet the same silent path (and is then answered 503).
     const watchdog = setInterval(() => {
@@ -288,13 +295,13 @@ export class BookingBatcher {
    * connection leaves the outcome unknown, so the committed rows are looked up before anyone gets
    * an answer.
    */
-  private async decideWithRetry(batch: Pending[], waitingOn: { pool: Sql }): Promise<(Decision | undefined)[]> {
+  private async decideWithRetry(batch: Pending[], waitingOn: WaitingOn): Promise<(Decision | undefined)[]> {
     const requests = batch.map((entry) => entry.request);
     for (let attempt = 1; ; attempt++) {
       const pool = waitingOn.pool = this.sql;
       const token = newStatementToken();
       try {
-        return await this.decider.decide(pool, requests, token);
+        return await this.decider.decide(pool, requests, token, waitingOn);
       } catch (error) {
         if (isTransientConflict(error) && attempt < 3) continue;
         if (isRefusedByDatabase(error)) {
@@ -309,10 +316,13 @@ export class BookingBatcher {
     }
   }
 
+  /** The statement's backend is ended first (endBackend): it may still be running, and commit. */
   private async resolveUnknownOutcome(requests: BookingRequest[], token: StatementToken, cause: unknown,
-    waitingOn: { pool: Sql }): Promise<(Decision | undefined)[]> {
+    waitingOn: WaitingOn): Promise<(Decision | undefined)[]> {
+    const backend = backendOf(waitingOn);
     let decisions;
     try {
+      if (backend !== undefined) await endBackend(waitingOn.pool = this.sql, backend);
       decisions = await findCommitted(waitingOn.pool = this.sql, requests, token);
     } catch (error) {
       if (isDatabaseUnavailable(error)) this.replaceConnections(waitingOn.pool);

@@ -6,7 +6,8 @@ import net from 'node:net';
  * which postgres.js does not notice by itself. Connections are told apart by the
  * application_name in their startup message (roombook-listener, roombook-bookings, roombook).
  */
-interface Pair { client: net.Socket; upstream: net.Socket; applicationName: string; silenced: boolean; queried: boolean }
+interface Pair { client: net.Socket; upstream: net.Socket; applicationName: string; silenced: boolean; queried: boolean;
+  held?: Buffer[] } // what the client sent since a query was held, not passed on yet
 
 /** The first byte of a query message: a simple Query, or the Parse of an extended one. */
 const QUERY_TYPES = new Set(['Q'.charCodeAt(0), 'P'.charCodeAt(0)]);
@@ -39,6 +40,7 @@ export class SilencingRelay {
   private readonly failAtFirstQuery = new Map<string, number>();
   private readonly failAtFirstQueryHow = new Map<string, FirstQueryFailure>();
   private readonly failQueries: { applicationName: string; text: string; how: FirstQueryFailure }[] = [];
+  private readonly holds: { applicationName: string; text: string; seen: () => void; pair?: Pair }[] = [];
 
   constructor(target: { host: string; port: number }) {
     this.server = net.createServer((client) => {
@@ -68,7 +70,9 @@ export class SilencingRelay {
           if (failure) return this.fail(pair, failure);
         }
         first = false;
-        if (!pair.silenced) upstream.write(chunk);
+        if (!pair.held && QUERY_TYPES.has(chunk[0])) this.takeHold(pair, chunk);
+        if (pair.held) pair.held.push(chunk);
+        else if (!pair.silenced) upstream.write(chunk);
       });
       upstream.on('data', (chunk) => pair.silenced || client.write(chunk));
       const close = () => {
@@ -130,6 +134,47 @@ export class SilencingRelay {
   /** The next query of this application_name whose text contains `text` fails so, with its connection. */
   failNextQueryContaining(applicationName: string, text: string, how: FirstQueryFailure): void {
     this.failQueries.push({ applicationName, text, how });
+  }
+
+  /**
+   * The next query of this application_name whose text contains `text` is held at the relay, with
+   * everything its connection sends after it, until release() passes them on: a query sent that
+   * the server has not seen yet. `seen` resolves when it is held.
+   */
+  holdNextQueryContaining(applicationName: string, text: string): { seen: Promise<void>; release: () => void } {
+    const hold: (typeof this.holds)[number] = { applicationName, text, seen: () => {} };
+    const seen = new Promise<void>((resolve) => (hold.seen = resolve));
+    this.holds.push(hold);
+    const release = () => {
+      const pair = hold.pair;
+      if (!pair?.held) return;
+      const chunks = pair.held;
+      pair.held = undefined;
+      if (!pair.silenced) chunks.forEach((chunk) => pair.upstream.write(chunk));
+    };
+    return { seen, release };
+  }
+
+  private takeHold(pair: Pair, chunk: Buffer): void {
+    const sent = chunk.toString('latin1');
+    const index = this.holds.findIndex((hold) => hold.applicationName === pair.applicationName && sent.includes(hold.text));
+    if (index === -1) return;
+    const [hold] = this.holds.splice(index, 1);
+    hold.pair = pair;
+    pair.held = [];
+    hold.seen();
+  }
+
+  /**
+   * Resets (TCP RST) the client side of every open connection of this application_name, as a
+   * middlebox that drops them does: the client sees its connection fail; the server sees it closed
+   * only when it next reads or writes, and a statement it is running (or waiting to run, for a
+   * lock) runs on.
+   */
+  reset(applicationName: string): number {
+    const chosen = [...this.pairs].filter((pair) => pair.applicationName === applicationName && !pair.silenced);
+    chosen.forEach((pair) => pair.client.resetAndDestroy());
+    return chosen.length;
   }
 
   private takeFailQuery(pair: Pair, chunk: Buffer): FirstQueryFailure | undefined {

@@ -8,6 +8,7 @@ import { ExistenceCache } from '../../src/domain/existence';
 import { BookingService } from '../../src/domain/booking';
 import { NamedRepository } from '../../src/db/named';
 import { relayTo } from '../helpers/relay';
+import { waitFor } from '../helpers/wait';
 
 /**
  * The booking batcher (src/db/bookings.ts) on a real database, for what the HTTP tests cannot
@@ -201,3 +202,47 @@ test('a request decided anew keeps its place in the queue: it wins its slot over
   expect(await bookedBy(day.day)).toEqual([userIds[0]]);
 });
 
+
+// A booking connection that a middlebox drops while its statement waits for a lock (another
+// worker's insert of the slot, a room delete): the client sees the connection fail at once, the
+// server's statement runs on when the lock is free, and commits. The lookup on a new connection
+// ran before that commit, found nothing and had the booking decided again: that statement met the
+// first one's row and the request was answered already booked, for the booking it had just made.
+test('a statement whose connection was dropped while it waited for a lock is over before its outcome is looked up', async () => {
+  const { relay, url } = await relayTo(database.url);
+  const relayed = new BookingBatcher(() => createSql(url, { max: 1, applicationName: 'roombook-bookings', genericPlans: true }),
+    { maxSize: 100, maxInFlight: 1, statementTimeoutMs: 5000, gatherMs: 0 });
+  let releaseLock = () => {};
+  try {
+    // Prepared on its connection first: the statement that waits for the lock is then sent whole (Bind, Execute, Sync).
+    expect(await relayed.decide(slot(userIds[1]))).toMatchObject({ outcome: 'booked' });
+    await new Promise<void>((locked) => void sql.begin(async (tx) => {
+      await tx`LOCK TABLE bookings IN SHARE ROW EXCLUSIVE MODE`; // what a room delete takes
+      locked();
+      await new Promise<void>((release) => (releaseLock = release));
+    }));
+    const request = slot(userIds[0]);
+    const decision = relayed.decide(request);
+    const waitingForLock = async () => (await sql`SELECT pid FROM pg_stat_activity
+      WHERE application_name = 'roombook-bookings' AND wait_event_type = 'Lock'`).map((row) => row.pid as number);
+    await waitFor('the statement to wait for the lock', async () => (await waitingForLock()).length === 1, 5000, 10);
+    const [first] = await waitingForLock();
+    const again = relay.holdNextQueryContaining('roombook-bookings', 'WITH input');
+    expect(relay.reset('roombook-bookings')).toBe(1);
+    const decidedAgain = await Promise.race([again.seen.then(() => true), decision.then(() => false, () => false)]);
+    releaseLock();
+    if (decidedAgain) {
+      // Whatever the first statement does with the lock free, it has done once its backend is gone
+      // (a lost client is noticed at the answer, after the commit); the second reaches the server after.
+      const firstGone = async () => (await sql`SELECT FROM pg_stat_activity WHERE pid = ${first}`).length === 0;
+      await waitFor('the first statement\'s backend to end', firstGone, 5000, 10);
+      again.release();
+    }
+    expect(await decision).toMatchObject({ outcome: 'booked', booking: { user_id: userIds[0], date: request.day } });
+    expect(await bookedBy(request.day)).toEqual([userIds[0]]);
+  } finally {
+    releaseLock(); // the transaction ends whatever happened
+    await relayed.close();
+    await relay.close();
+  }
+});
