@@ -160,13 +160,15 @@ export class BookingBatcher {
 
   /** waitRanOut: called by the gather timer, whose wait for the bookings expected ran out. */
   private flush(waitRanOut = false): void {
-    this.gathering.statementStarts(waitRanOut ? 'ranOut' : this.gatherTimer ? 'met' : 'none');
+    const waited = waitRanOut ? 'ranOut' : this.gatherTimer ? 'met' : 'none';
     clearTimeout(this.gatherTimer);
     this.gatherTimer = undefined;
     if (this.pending.length === 0) return this.notifyIfIdle();
     const queuedBefore = this.pending.length;
     const { batch, gone } = this.takeBatch();
     if (batch.length === 0) return this.notifyIfIdle(); // every client had gone: nothing taken is left to decide
+    // Told only of a statement that starts: a wait whose clients all left is no statement's wait.
+    this.gathering.statementStarts(waited);
     const answered = queuedBefore - this.pending.length - gone; // leaders and followers: the clients this statement answers
     this.inFlight++;
     this.stats.batches++;

@@ -246,3 +246,24 @@ test('a statement whose connection was dropped while it waited for a lock is ove
     await relay.close();
   }
 });
+
+// A gather wait whose bookings all had their clients gone by its end started no statement, yet was
+// counted as a statement's wait that ran out (roombook_booking_gather_waits_total) and made the
+// next statements skip their wait as after one.
+test('a gather wait whose clients have all gone counts no statement\'s wait', async () => {
+  const gathering = new BookingBatcher(() => createSql(database.url, { max: 1, applicationName: 'roombook-batcher-test', genericPlans: true }),
+    { maxSize: 100, maxInFlight: 1, statementTimeoutMs: 5000, gatherMs: 20 });
+  try {
+    // A statement of two: the next waits for two bookings.
+    await Promise.all([gathering.decide(slot(userIds[0])), gathering.decide(slot(userIds[1]))]);
+    const client = present();
+    const gone = gathering.decide(slot(userIds[0]), client);
+    client.aborted = true; // before the wait ends
+    await expect(gone).rejects.toMatchObject({ code: 'client_gone' });
+    await gathering.drained();
+    expect(gathering.stats.batches).toBe(1);
+    expect(gathering.gatherWaits).toEqual({ met: 0, ranOut: 0 });
+  } finally {
+    await gathering.close();
+  }
+});
