@@ -27,6 +27,13 @@ import { Gathering } from './gathering';
 const STUCK_MARGIN_MS = 2000;
 
 /**
+ * Statements a booking may lead that lose their connection before committing: it is decided again
+ * after each, but not for as long as connections keep failing under it (while the lookups get
+ * through), which its client would wait out, for ever if it never stopped. Then it is answered 503.
+ */
+const MAX_LOST_STATEMENTS = 3;
+
+/**
  * The client a booking is decided for. One that has gone (closed its connection) before the
  * booking's statement starts is not waited for: its booking is dropped, answered client_gone
  * (never sent), so that nothing is booked that nobody hears of. This is what happens to a booking
@@ -46,6 +53,7 @@ interface Pending {
   followers?: Pending[]; // later requests for the same (room, day) in the same batch
   queuedAt: number; // performance.now() when decide() was called
   arrival: number; // the order of decide() calls: the queue is kept in it (requeue)
+  lostStatements: number; // statements it led that lost their connection before committing
 }
 
 /** Told of every batch (metrics): called once per statement, never per booking. */
@@ -73,6 +81,7 @@ export interface BookingBatcherOptions {
 /** What a batch waits for: the pool its statement (or lookup) runs on, which the watchdog replaces, and that statement. */
 interface WaitingOn extends SentStatement {
   pool: Sql;
+  lost: unknown; // why the statement's connection was lost, when its outcome was looked up
 }
 
 export class BookingBatcher {
@@ -128,7 +137,8 @@ export class BookingBatcher {
 
   decide(request: BookingRequest, client?: Requester): Promise<Decision> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ request, client, resolve, reject, queuedAt: performance.now(), arrival: this.arrivals++ });
+      this.pending.push({ request, client, resolve, reject, queuedAt: performance.now(), arrival: this.arrivals++,
+        lostStatements: 0 });
       this.schedule();
     });
   }
@@ -213,7 +223,7 @@ export class BookingBatcher {
   }
 
   private async run(batch: Pending[]): Promise<void> {
-    const waitingOn: WaitingOn = { pool: this.sql, statement: undefined }; // one shape from the start
+    const waitingOn: WaitingOn = { pool: this.sql, statement: undefined, lost: undefined }; // one shape from the start
     // Fires again for as long as the batch waits: the lookup of a statement cut off here, on a new
     // connection, can meet the same silent path (and is then answered 503).
     const watchdog = setInterval(() => {
@@ -223,7 +233,7 @@ export class BookingBatcher {
     }, this.stuckAfterMs);
     try {
       const decisions = await this.decideWithRetry(batch, waitingOn);
-      batch.forEach((entry, slot) => this.settle(entry, decisions[slot]));
+      batch.forEach((entry, slot) => this.settle(entry, decisions[slot], waitingOn.lost));
     } catch (error) {
       for (const entry of batch) {
         entry.reject(error);
@@ -244,10 +254,13 @@ export class BookingBatcher {
     void closePool(broken, 0);
   }
 
-  private settle(entry: Pending, decision: Decision | undefined): void {
+  /** `lost`: why the statement's connection was lost, when it was (its outcome was looked up). */
+  private settle(entry: Pending, decision: Decision | undefined, lost: unknown): void {
     if (decision === undefined) {
-      // Not decided (the connection died before the statement committed): decide it again.
-      this.requeue([entry, ...(entry.followers ?? [])]);
+      // Not decided (the connection died before the statement committed): decide it again, a few times at most.
+      const undecided = [entry, ...(entry.followers ?? [])];
+      if (++entry.lostStatements < MAX_LOST_STATEMENTS) this.requeue(undecided);
+      else for (const waiting of undecided) waiting.reject(lost);
       return;
     }
     entry.resolve(decision);
@@ -331,6 +344,7 @@ export class BookingBatcher {
       throw cause; // still unreachable: the caller answers 503, and a 503 promises nothing
     }
     log.warn('booking batch lost its connection; outcome resolved by lookup', { size: requests.length });
+    waitingOn.lost = cause;
     return decisions;
   }
 

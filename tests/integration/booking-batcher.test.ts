@@ -9,6 +9,7 @@ import { BookingService } from '../../src/domain/booking';
 import { NamedRepository } from '../../src/db/named';
 import { relayTo } from '../helpers/relay';
 import { waitFor } from '../helpers/wait';
+import { isDatabaseUnavailable } from '../../src/errors';
 
 /**
  * The booking batcher (src/db/bookings.ts) on a real database, for what the HTTP tests cannot
@@ -265,5 +266,28 @@ test('a gather wait whose clients have all gone counts no statement\'s wait', as
     expect(gathering.gatherWaits).toEqual({ met: 0, ranOut: 0 });
   } finally {
     await gathering.close();
+  }
+});
+
+// A booking whose statement lost its connection before committing was decided again, and again,
+// for as long as that went on (a middlebox that resets connections under load, while the smaller
+// lookups get through): its client waited all that time, and for ever if it never stopped.
+test('a booking whose statement keeps losing its connection is answered 503 after three statements, not retried for as long as that goes on', async () => {
+  const { relay, url } = await relayTo(database.url);
+  const relayed = new BookingBatcher(() => createSql(url, { max: 1, applicationName: 'roombook-bookings', genericPlans: true }),
+    { maxSize: 100, maxInFlight: 1, statementTimeoutMs: 5000, gatherMs: 0 });
+  try {
+    for (let i = 0; i < 6; i++) relay.failNextQueryContaining('roombook-bookings', 'WITH input', 'reset');
+    const request = slot(userIds[0]);
+    const [lead, follower] = await Promise.allSettled([relayed.decide(request), relayed.decide({ ...request, userId: userIds[1] })]);
+    for (const answer of [lead, follower]) {
+      expect(answer.status).toBe('rejected');
+      expect(isDatabaseUnavailable((answer as PromiseRejectedResult).reason)).toBe(true); // 503 db_unavailable
+    }
+    expect(relay.startupsOf('roombook-bookings')).toBe(4); // a pool for each statement, and for the last lookup
+    expect(await bookedBy(request.day)).toEqual([]);
+  } finally {
+    await relayed.close();
+    await relay.close();
   }
 });
