@@ -40,12 +40,14 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
   const head = options.head === true;
   const admin = options.admin === true;
   return (res: HttpResponse, req: HttpRequest): void => {
-    const state = { aborted: false, counted: true, started: performance.now(), meter,
+    const state: RequestState = { aborted: false, counted: true, readingBody: false, started: performance.now(), meter,
       close: closeAsked(req.getHeader('connection')) };
     res.onAborted(() => {
       state.aborted = true;
       // Nobody waits for this answer now; a body that never arrives would otherwise stay counted forever.
       release(state);
+      // Nor is it ever answered (readBody never settles): its 499 is metered now, and only now.
+      if (state.readingBody) meterOnce(state, request, 499);
     });
     const params: string[] = [];
     for (let i = 0; i < paramCount; i++) params.push(req.getParameter(i) ?? '');
@@ -66,12 +68,16 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
     } else if (options.body) {
       const refusal = mediaTypeRefusal(req.getHeader('content-type'), req.getHeader('content-encoding'));
       const declared = req.getHeader('content-length');
-      answer = refusal !== undefined
-        ? Promise.reject(new AppError('unsupported_media_type', refusal))
-        : readBody(res, /^\d{1,15}$/.test(declared) ? Number(declared) : undefined, maxBodyBytes).then((body) => {
+      if (refusal !== undefined) {
+        answer = Promise.reject(new AppError('unsupported_media_type', refusal));
+      } else {
+        state.readingBody = true;
+        answer = readBody(res, /^\d{1,15}$/.test(declared) ? Number(declared) : undefined, maxBodyBytes).then((body) => {
+          state.readingBody = false;
           request.json = parseJson(body);
           return handler(request);
         });
+      }
     } else {
       answer = Promise.resolve().then(() => handler(request));
     }
@@ -85,6 +91,7 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
 interface RequestState {
   aborted: boolean;
   counted: boolean; // still in inFlight
+  readingBody: boolean; // its body is being read: an abort now leaves the answer unsettled
   started: number; // performance.now() at arrival
   meter: RouteMeter | undefined;
   close: CloseAsked; // what the request's Connection header asked
@@ -99,11 +106,17 @@ function release(state: RequestState): void {
 
 function finish(res: HttpResponse, state: RequestState, reply: Reply, request: Request, head: boolean): void {
   release(state);
+  state.readingBody = false;
   if (!state.aborted) send(res, reply, head, state.close);
   // 499 (nginx's "client closed request"): no answer went out. Metering costs an array index.
-  const status = state.aborted ? 499 : reply.status;
+  meterOnce(state, request, state.aborted ? 499 : reply.status);
+}
+
+/** Meters a request's answer (its status and latency), once: the meter is dropped after. */
+function meterOnce(state: RequestState, request: Request, status: number): void {
   const seconds = (performance.now() - state.started) / 1000;
   state.meter?.record(status, seconds);
+  state.meter = undefined;
   if (isDebugLogged()) log.debug('request', { method: request.method, url: request.url, status, ms: seconds * 1000 });
 }
 

@@ -1134,6 +1134,20 @@ describe('what uWebSockets.js serves: HTTP/1.1, pipelined only behind answers gi
     await waitFor('two bookings counted as 499', async () => (await dropped()) - droppedBefore === 2, 5000);
     for (const day of days) expect((await api.post('/book', { room_name: room.name, user_name: user.name, date: day })).status).toBe(201);
   });
+
+  // A client that left while its body was still coming was counted nowhere: its answer never settles
+  // (readBody), so no 499 was metered, unlike a client that leaves at any later point.
+  test('a client that leaves before its body has all come is counted as 499', async () => {
+    const dropped = async () => total(await scrape(server.metricsUrl), 'roombook_http_requests_total', { route: '/book', status: '499' });
+    const droppedBefore = await dropped();
+    const socket = net.connect(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('POST /book HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"room_name":');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the request reached the handler
+    socket.destroy();
+    await waitFor('the request counted as 499', async () => (await dropped()) - droppedBefore === 1, 5000);
+  });
 });
 
 describe('a smaller MAX_BODY_BYTES', () => {
