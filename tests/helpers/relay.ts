@@ -31,6 +31,13 @@ function takeOne(left: Map<string, number>, applicationName: string): boolean {
   return true;
 }
 
+/** Takes the first entry for this connection's application_name whose text the chunk holds. */
+function takeMatching<T extends { applicationName: string; text: string }>(entries: T[], pair: Pair, chunk: Buffer): T | undefined {
+  const sent = chunk.toString('latin1');
+  const index = entries.findIndex((entry) => entry.applicationName === pair.applicationName && sent.includes(entry.text));
+  return index === -1 ? undefined : entries.splice(index, 1)[0];
+}
+
 export class SilencingRelay {
   private readonly server: net.Server;
   private readonly pairs = new Set<Pair>();
@@ -156,10 +163,8 @@ export class SilencingRelay {
   }
 
   private takeHold(pair: Pair, chunk: Buffer): void {
-    const sent = chunk.toString('latin1');
-    const index = this.holds.findIndex((hold) => hold.applicationName === pair.applicationName && sent.includes(hold.text));
-    if (index === -1) return;
-    const [hold] = this.holds.splice(index, 1);
+    const hold = takeMatching(this.holds, pair, chunk);
+    if (!hold) return;
     hold.pair = pair;
     pair.held = [];
     hold.seen();
@@ -178,9 +183,7 @@ export class SilencingRelay {
   }
 
   private takeFailQuery(pair: Pair, chunk: Buffer): FirstQueryFailure | undefined {
-    const sent = chunk.toString('latin1');
-    const index = this.failQueries.findIndex((entry) => entry.applicationName === pair.applicationName && sent.includes(entry.text));
-    return index === -1 ? undefined : this.failQueries.splice(index, 1)[0].how;
+    return takeMatching(this.failQueries, pair, chunk)?.how;
   }
 
   private takeFailAtFirstQuery(pair: Pair): FirstQueryFailure | undefined {
