@@ -5,6 +5,7 @@ import type { ExistenceCache, NameChange, NameIndex } from '../domain/existence'
 import type { NamedRepository } from './named';
 import { log } from '../log';
 import { withDeadline } from './deadline';
+import { readNameNotification } from './name-notification';
 
 export const NAMES_CHANNEL = 'roombook_names';
 
@@ -103,13 +104,10 @@ export class NameListener {
   }
 
   private onNotify(payload: string): void {
-    let message: NameChange | { op: 'ping'; token: string } | { op: 'reload' };
-    try {
-      message = JSON.parse(payload);
-    } catch {
-      return log.warn('unreadable notification ignored', { payload });
-    }
-    if (message.op === 'ping') {
+    const message = readNameNotification(payload);
+    if (!message) {
+      log.warn('notification not understood; ignored', { payload });
+    } else if (message.op === 'ping') {
       if (this.pendingPing?.token === message.token) this.pendingPing.arrived();
     } else if (message.op === 'reload') {
       void this.reload();

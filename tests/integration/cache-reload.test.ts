@@ -7,7 +7,7 @@ import { NameIndex } from '../../src/domain/existence';
 import { startServer } from '../helpers/server';
 import { scrape, total } from '../helpers/metrics';
 import { waitFor } from '../helpers/wait';
-import { onNewConnection } from '../helpers/http';
+import { call, dayFromToday, onNewConnection, shortForm } from '../helpers/http';
 import { seed } from '../../scripts/seed';
 
 /**
@@ -134,6 +134,32 @@ test('through the real server: /ready answers 200 all through the reload of a la
     // The probes did meet reloads in progress: caches holding some of the names, not all.
     const names = (answer: (typeof answers)[number]) => (answer.body.rooms ?? 0) + (answer.body.users ?? 0);
     expect(answers.filter((answer) => names(answer) > 25 && names(answer) < 1_000_025).length).toBeGreaterThan(0);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a notification not understood is ignored: a forged change neither enters the cache nor fails a booking', async () => {
+  // Anyone who can connect may NOTIFY the channel; an id "x" taken on trust reached the booking
+  // statement's int[] and failed the batch with a 500.
+  const server = await startServer({ databaseUrl: database.url, workers: 1 });
+  try {
+    await sql`INSERT INTO users (name) VALUES ('forge-test')`;
+    for (const payload of ['{"kind":"room","op":"insert","id":"x","name":"FORGED"}', 'null', '{"op":"insert"}', 'not json']) {
+      await sql`SELECT pg_notify('roombook_names', ${payload})`;
+    }
+    await sql`INSERT INTO rooms (name) VALUES ('AFTER-FORGED')`; // heard after the forged ones (one connection, in order)
+    const ready = async () => (await call(server.url, 'GET', '/ready')).body.rooms;
+    const [{ count }] = await sql`SELECT count(*)::int AS count FROM rooms`;
+    await waitFor('the worker to hear the room inserted after', async () => (await ready()) >= count, 5000);
+    expect(await ready()).toBe(count); // and no room more
+
+    const date = shortForm(dayFromToday(5));
+    const forged = await call(server.url, 'POST', '/book', { room_name: 'FORGED', user_name: 'forge-test', date });
+    expect({ status: forged.status, error: forged.body.error }).toEqual({ status: 409, error: 'room_not_found' }); // the original's status for an unknown room
+    const real = await call(server.url, 'POST', '/book', { room_name: 'AFTER-FORGED', user_name: 'forge-test', date });
+    expect(real.status).toBe(201);
+    expect(server.logs().split('notification not understood').length - 1).toBe(4);
   } finally {
     await server.stop();
   }
