@@ -174,10 +174,9 @@ export class NameListener {
 
   private async checkOnce(): Promise<void> {
     const token = `${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
-    const arrived = new Promise<boolean>((resolve) => {
-      this.pendingPing = { token, arrived: () => resolve(true) };
-      setTimeout(() => resolve(false), Math.max(1000, this.checkEveryMs / 2)).unref();
-    });
+    let heard!: (alive: boolean) => void;
+    const arrived = new Promise<boolean>((resolve) => { heard = resolve; });
+    this.pendingPing = { token, arrived: () => heard(true) };
     try {
       await withDeadline(this.pool`SELECT pg_notify(${NAMES_CHANNEL}, ${JSON.stringify({ op: 'ping', token })})`, 'ping');
     } catch {
@@ -185,7 +184,12 @@ export class NameListener {
       this.poolTrouble(); // down, or a pool connection is broken: a fresh pool tries next time
       return; // nothing to learn about the listener until the database answers
     }
+    // The listener's time starts once the ping is committed: a ping that waited for a read connection
+    // (behind a reload's read or a lookup held by a lock; with DB_POOL_SIZE=1 there is one) was never
+    // late on the listener's side, and replacing the listener for it cost a reload.
+    const late = setTimeout(() => heard(false), Math.max(1000, this.checkEveryMs / 2)).unref();
     const alive = await arrived;
+    clearTimeout(late);
     this.pendingPing = undefined;
     if (this.stopped) return;
     if (!alive) {

@@ -139,6 +139,47 @@ test('through the real server: /ready answers 200 all through the reload of a la
   }
 });
 
+describe('with one read connection (DB_POOL_SIZE=1) and the listener checked every 300 ms', () => {
+  const env = { DB_POOL_SIZE: '1', LISTENER_CHECK_MS: '300' };
+
+  test('a reload that holds the connection for 2 s is not taken for a dead listener: one reload, no reconnect', async () => {
+    // The check's ping queued behind the reload's read, missed its second, and the listener was
+    // replaced: a new subscription, and a reload more.
+    const server = await startServer({ databaseUrl: database.url, workers: 1, env });
+    try {
+      const reloads = async () => total(await scrape(server.metricsUrl), 'roombook_cache_reloads_total');
+      const before = await reloads();
+      const { released } = await lockRooms(2000);
+      await sql`SELECT pg_notify('roombook_names', '{"op":"reload"}')`;
+      await released;
+      await waitFor('the worker to reload', async () => (await reloads()) >= before + 1, 5000);
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // time for a second reload, if one were coming
+      expect(await reloads()).toBe(before + 1);
+      expect(server.logs()).not.toContain('listener missed its ping');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a ping that waits 2 s for the connection (a lookup held by a lock) is not taken for a dead listener', async () => {
+    const server = await startServer({ databaseUrl: database.url, workers: 1, env });
+    try {
+      const reloads = async () => total(await scrape(server.metricsUrl), 'roombook_cache_reloads_total');
+      const before = await reloads();
+      const { released } = await lockRooms(2000);
+      // An unknown room is looked up in the table, which waits for the lock on the only read connection.
+      const answer = call(server.url, 'POST', '/book', { room_name: 'NOT-A-ROOM', user_name: 'nobody', date: shortForm(dayFromToday(3)) });
+      await released;
+      expect((await answer).body.error).toBe('room_not_found');
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // a check or two more
+      expect(server.logs()).not.toContain('listener missed its ping');
+      expect(await reloads()).toBe(before);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 test('a notification not understood is ignored: a forged change neither enters the cache nor fails a booking', async () => {
   // Anyone who can connect may NOTIFY the channel; an id "x" taken on trust reached the booking
   // statement's int[] and failed the batch with a 500.
