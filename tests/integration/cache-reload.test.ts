@@ -4,7 +4,7 @@ import { migrate } from '../../src/db/migrate';
 import { NamedRepository } from '../../src/db/named';
 import { reloadIndex } from '../../src/db/listen';
 import { NameIndex } from '../../src/domain/existence';
-import { startServer } from '../helpers/server';
+import { startServer, type RunningServer } from '../helpers/server';
 import { scrape, total } from '../helpers/metrics';
 import { waitFor } from '../helpers/wait';
 import { call, dayFromToday, onNewConnection, shortForm } from '../helpers/http';
@@ -48,6 +48,11 @@ async function lockRooms(ms: number): Promise<{ released: Promise<unknown> }> {
   });
   await lockTaken;
   return { released: held };
+}
+
+/** Full cache reloads done by the server's workers, from its metrics. */
+async function reloadCount(server: RunningServer): Promise<number> {
+  return total(await scrape(server.metricsUrl), 'roombook_cache_reloads_total');
 }
 
 test('the table is read a page at a time, and a page that says stop ends the read', async () => {
@@ -102,7 +107,7 @@ test('a reload read is not cut off by the read pool\'s deadline for one query: i
 test('through the real server: a reload that waits out a lock longer than QUERY_TIMEOUT_MS ends at the first try', async () => {
   const server = await startServer({ databaseUrl: database.url, workers: 1, env: { QUERY_TIMEOUT_MS: '1000' } });
   try {
-    const reloads = async () => total(await scrape(server.metricsUrl), 'roombook_cache_reloads_total');
+    const reloads = () => reloadCount(server);
     const before = await reloads();
     const { released } = await lockRooms(2000);
     await sql`SELECT pg_notify('roombook_names', '{"op":"reload"}')`;
@@ -121,7 +126,7 @@ test('through the real server: /ready answers 200 all through the reload of a la
   const WORKERS = 2;
   const server = await startServer({ databaseUrl: database.url, workers: WORKERS });
   try {
-    const reloads = async () => total(await scrape(server.metricsUrl), 'roombook_cache_reloads_total');
+    const reloads = () => reloadCount(server);
     const before = await reloads();
     await seed(sql, 500_000, 500_000); // its NOTIFY at commit makes every worker reload
     // Probed on new connections, so that both workers are asked, until both have reloaded.
@@ -147,7 +152,7 @@ describe('with one read connection (DB_POOL_SIZE=1) and the listener checked eve
     // replaced: a new subscription, and a reload more.
     const server = await startServer({ databaseUrl: database.url, workers: 1, env });
     try {
-      const reloads = async () => total(await scrape(server.metricsUrl), 'roombook_cache_reloads_total');
+      const reloads = () => reloadCount(server);
       const before = await reloads();
       const { released } = await lockRooms(2000);
       await sql`SELECT pg_notify('roombook_names', '{"op":"reload"}')`;
@@ -164,7 +169,7 @@ describe('with one read connection (DB_POOL_SIZE=1) and the listener checked eve
   test('a ping that waits 2 s for the connection (a lookup held by a lock) is not taken for a dead listener', async () => {
     const server = await startServer({ databaseUrl: database.url, workers: 1, env });
     try {
-      const reloads = async () => total(await scrape(server.metricsUrl), 'roombook_cache_reloads_total');
+      const reloads = () => reloadCount(server);
       const before = await reloads();
       const { released } = await lockRooms(2000);
       // An unknown room is looked up in the table, which waits for the lock on the only read connection.
