@@ -50,8 +50,12 @@ export function createSql(url: string, options: PoolOptions): Sql {
     // and relies on waiting for locks (a room delete waits for the bookings in flight), so a
     // lock_timeout of 10 ms made deletes and creates 500 (SQLSTATE 55P03), and a statement_timeout
     // of 50 ms cancelled every cache reload of 600,000 names, so the workers never became ready,
-    // and db:seed.
+    // and db:seed. READ COMMITTED: roombook's statements are written for it (a room delete locks
+    // bookings, then reads them; a booking is decided by the UNIQUE constraint), and with
+    // default_transaction_isolation = 'serializable' on the database, a delete that waited for a
+    // rename to commit failed with a serialization failure (40001), answered 503.
     connection: { application_name: options.applicationName, DateStyle: 'ISO', lock_timeout: NONE,
+      default_transaction_isolation: 'read committed',
       ...(options.genericPlans ? { plan_cache_mode: 'force_generic_plan' } : {}),
       statement_timeout: options.statementTimeoutMs ?? NONE,
       ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}) },

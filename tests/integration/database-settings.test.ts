@@ -82,6 +82,30 @@ test('with ?lock_timeout=50 in DATABASE_URL, a room delete behind a lock held 40
   expect((await api.del(`/rooms/${room.id}`)).status).toBe(204); // once the lock is gone
 });
 
+// roombook's statements are written for READ COMMITTED: the room delete locks bookings and then
+// reads, and each booking statement is decided by the UNIQUE constraint. A database whose default
+// isolation is SERIALIZABLE made them fail with serialization failures (40001), answered 503.
+describe("with default_transaction_isolation = 'serializable' on the database", () => {
+  test('a room delete that waits for a rename to commit deletes the renamed room: 204, not 503', async () => {
+    const { api, database } = await serve(["default_transaction_isolation = 'serializable'"]);
+    const room = (await api.post('/rooms', { name: 'serial' })).body;
+    const renamer = connect(database.url);
+    try {
+      let deleted: Promise<{ status: number; body: unknown }> | undefined;
+      await renamer.begin(async (tx) => {
+        await tx`UPDATE rooms SET name = 'SERIAL2' WHERE id = ${room.id}`; // a rename in flight
+        deleted = api.del(`/rooms/${room.id}`);
+        await new Promise((resolve) => setTimeout(resolve, 300)); // the delete reaches the row and waits for it
+      });
+      const answer = await deleted!;
+      expect([answer.status, answer.body]).toEqual([204, undefined]);
+      expect((await api.get(`/rooms/${room.id}`)).status).toBe(404);
+    } finally {
+      await renamer.end();
+    }
+  });
+});
+
 test('a search_path that finds another schema before the migrated one stops the start, naming search_path', async () => {
   const { database } = await databaseWith([]);
   const first = await startServer({ databaseUrl: database.url }); // migrates into public
