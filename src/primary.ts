@@ -42,6 +42,7 @@ export async function runPrimary(config: Config): Promise<void> {
     log.info('shutting down', { reason });
     const forced = setTimeout(() => {
       log.error('shutdown took too long; exiting');
+      killWorkers();
       process.exit(exitCode || 1);
     }, config.shutdownTimeoutMs + 1500);
     await metricsServer?.close(); // a scrape now would only wait on workers that are leaving
@@ -176,6 +177,17 @@ async function stopWorkers(ready: ReadonlySet<number>): Promise<void> {
     if (!ready.has(worker.id)) worker.process.kill('SIGTERM');
     else worker.send({ type: 'stop' }, (error: Error | null) => { if (error) worker.kill('SIGTERM'); });
   })));
+}
+
+/**
+ * Ends every worker still running, at once. A worker that never answered the stop (its event loop
+ * hung, or the process stopped) outlived the primary and kept the port, so the next start on it
+ * failed; SIGKILL ends it even if it is stopped.
+ */
+function killWorkers(): void {
+  for (const worker of Object.values(cluster.workers ?? {})) {
+    if (worker && !worker.isDead()) worker.process.kill('SIGKILL');
+  }
 }
 
 /** The URL as logged: its password masked, whether in the userinfo or in the query (?password=). */

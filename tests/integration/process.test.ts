@@ -322,6 +322,24 @@ describe('graceful shutdown', () => {
       await server.stop('SIGKILL');
     }
   });
+  // A worker that does not stop (its event loop hung; here stopped with SIGSTOP) kept running after
+  // the primary gave up waiting and exited: it held the port, so the next start failed on it.
+  test('a worker that does not stop is killed when the primary gives up waiting: nothing is left holding the port', async () => {
+    const server = await startServer({ databaseUrl: database.url, workers: 2, env: { SHUTDOWN_TIMEOUT_MS: '500' } });
+    const workers = childrenOf(server.process.pid!);
+    expect(workers).toHaveLength(2);
+    try {
+      process.kill(workers[0], 'SIGSTOP');
+      const code = await within(10_000, server.stop(), 'the primary to exit');
+      expect(server.logs()).toContain('shutdown took too long');
+      expect(code).toBe(1);
+      await waitFor('the workers to be gone', () => workers.every((pid) => !isRunning(pid)), 2000);
+      expect(await refusesConnections(server.port)).toBe(true);
+    } finally {
+      for (const pid of workers.filter(isRunning)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   // A worker still starting (here its cache load waits for a lock) is not listening yet, so has
   // nothing to drain, and has not yet set up its handler for the stop message: the primary waited
   // for it until its own deadline (SHUTDOWN_TIMEOUT_MS + 1.5 s), then exited 1.
