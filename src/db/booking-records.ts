@@ -24,7 +24,12 @@ export class BookingRecords {
     return toBooking(row);
   }
 
-  /** Keyset pagination on id: stable under concurrent inserts and deletes. */
+  /**
+   * Keyset pagination on id: no row comes twice, and a delete between pages skips nothing. Ids are
+   * drawn before their row commits, so a booking committed while a client pages may have an id
+   * below the cursor and is not in the pages after it: a walk through the pages is a view of what
+   * had committed, not a feed of changes (README, API).
+   */
   async list(filter: BookingFilter): Promise<Booking[]> {
     const sql = this.sql;
     const rows = await sql`
