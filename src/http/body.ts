@@ -20,36 +20,51 @@ export function mediaTypeRefusal(contentType: string, contentEncoding: string): 
 }
 
 /**
+ * How much of a body over the limit is still received, and thrown away, before the 413 goes out.
+ * The 413 closes the connection, and a connection closed with bytes of the body still unread is
+ * reset: a client still sending (fetch, for a chunked body of 128 KiB) got EPIPE or ECONNRESET,
+ * never the 413. A body larger than this is cut off at once, as before.
+ */
+const DISCARDED_AT_MOST = 16 * 1024 * 1024;
+
+const tooLarge = (limit: number): AppError => new AppError('body_too_large', `The request body is larger than ${limit} bytes.`);
+
+/**
  * Reads a request body as UTF-8 text, refusing more than `limit` bytes, and bytes that are not
  * UTF-8 (invalid_json: RFC 8259 requires UTF-8, whatever charset a Content-Type names); decoding
  * them would turn each into U+FFFD, store names no client sent and make different names collide.
  * A body that comes in one chunk (nearly all of them) is decoded at once; a longer one is gathered
  * into one buffer sized up front (from Content-Length when given) and decoded at the end, so a
  * character split between chunks stays whole. Chunks are copied or decoded before the callback
- * returns (uWS reuses them). Resolves on the last chunk; rejects with body_too_large or
- * invalid_json, and never settles if the request is aborted (the caller's abort flag covers that).
+ * returns (uWS reuses them). Resolves on the last chunk; rejects with invalid_json, or with
+ * body_too_large once the body has all come (up to DISCARDED_AT_MOST), and never settles if the
+ * request is aborted (the caller's abort flag covers that).
  */
 export function readBody(res: HttpResponse, declaredLength: number | undefined, limit: number): Promise<string> {
-  if (declaredLength !== undefined && declaredLength > limit) {
-    return Promise.reject(new AppError('body_too_large', `The request body is larger than ${limit} bytes.`));
-  }
+  let tooLong = declaredLength !== undefined && declaredLength > limit;
+  if (tooLong && declaredLength! > DISCARDED_AT_MOST) return Promise.reject(tooLarge(limit));
   return new Promise((resolve, reject) => {
     let buffer: Buffer | undefined;
     let length = 0;
-    let failed = false;
+    let settled = false;
     res.onData((chunk, isLast) => {
-      if (failed) return;
-      if (isLast && length === 0 && chunk.byteLength <= limit) {
+      if (settled) return;
+      if (isLast && length === 0 && !tooLong && chunk.byteLength <= limit) {
         settle(Buffer.from(chunk), resolve, reject);
+        return;
+      }
+      tooLong ||= length + chunk.byteLength > limit;
+      if (tooLong) {
+        // Counted, not kept: the answer waits for the last byte, so closing after it resets nothing.
+        length += chunk.byteLength;
+        if (isLast || length > DISCARDED_AT_MOST) {
+          settled = true;
+          reject(tooLarge(limit));
+        }
         return;
       }
       const bytes = new Uint8Array(chunk);
       buffer ??= Buffer.allocUnsafe(declaredLength ?? 1024);
-      if (length + bytes.length > limit) {
-        failed = true;
-        reject(new AppError('body_too_large', `The request body is larger than ${limit} bytes.`));
-        return;
-      }
       if (length + bytes.length > buffer.length) {
         const grown = Buffer.allocUnsafe(Math.min(limit, Math.max(buffer.length * 2, length + bytes.length)));
         buffer.copy(grown, 0, 0, length);

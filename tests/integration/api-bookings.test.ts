@@ -889,6 +889,22 @@ describe('BOOKING_TZ decides what today is', () => {
   });
 });
 
+/** POSTs `size` bytes of JSON-looking text in 64 KiB pieces, chunked (fetch sends no Content-Length for a stream). */
+async function postStreamed(path: string, size: number): Promise<Answer> {
+  const piece = new TextEncoder().encode('x'.repeat(64 * 1024));
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= size) return controller.close();
+      controller.enqueue(piece);
+      sent += piece.length;
+    },
+  });
+  const response = await fetch(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body,
+    duplex: 'half' } as RequestInit);
+  return { status: response.status, headers: response.headers, body: await response.json() };
+}
+
 describe('the HTTP contract shared by every route', () => {
   test.each([
     ['GET', '/'], ['GET', '/nope'], ['POST', '/booking'], ['GET', '/bookings/1/extra'], ['DELETE', '/book/1'],
@@ -1008,6 +1024,21 @@ describe('the HTTP contract shared by every route', () => {
     const fits = await api.post('/book', paddedJson(value, 16384));
     expect(fits.status).toBe(201);
   });
+
+  // The 413 closed the connection at once, with the rest of the body still unread: the kernel then
+  // resets it, and fetch, still sending, saw EPIPE instead of the answer (a chunked body of two
+  // 64 KiB pieces was enough).
+  test.each([['8 MB with a Content-Length', 8_000_000, 'declared'], ['128 KiB sent chunked', 128 * 1024, 'chunked'],
+    ['8 MB sent chunked', 8_000_000, 'chunked']] as const)(
+    'a body over the limit, %s, is answered body_too_large (413), not a reset connection', async (_, bytes, framing) => {
+      for (const path of ['/book', '/rooms']) {
+        const answer = framing === 'declared'
+          ? await api.post(path, { name: 'x'.repeat(bytes) })
+          : await postStreamed(path, bytes);
+        expectError(answer, 413, 'body_too_large');
+        expect(answer.headers.get('connection')).toBe('close');
+      }
+    });
 
   test('no input produces a 5xx: odd bodies, ids and queries all get a 4xx JSON error', async () => {
     const { room, user } = await newPair('fz');
