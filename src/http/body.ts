@@ -20,10 +20,11 @@ export function mediaTypeRefusal(contentType: string, contentEncoding: string): 
 }
 
 /**
- * How much of a body over the limit is still received, and thrown away, before the 413 goes out.
- * The 413 closes the connection, and a connection closed with bytes of the body still unread is
- * reset: a client still sending (fetch, for a chunked body of 128 KiB) got EPIPE or ECONNRESET,
- * never the 413. A body larger than this is cut off at once, as before.
+ * How much of a refused body (over the limit: 413; of the wrong type: 415) is still received, and
+ * thrown away, before the answer goes out. The answer closes the connection, and a connection
+ * closed with bytes of the body still unread is reset: a client still sending (fetch, for a
+ * chunked body of 128 KiB) got EPIPE or ECONNRESET, never the answer. A body larger than this is
+ * cut off at once, as before.
  */
 const DISCARDED_AT_MOST = 16 * 1024 * 1024;
 
@@ -41,15 +42,17 @@ const tooLarge = (limit: number): AppError => new AppError('body_too_large', `Th
  * request is aborted (the caller's abort flag covers that).
  */
 export function readBody(res: HttpResponse, declaredLength: number | undefined, limit: number): Promise<string> {
-  let tooLong = declaredLength !== undefined && declaredLength > limit;
-  if (tooLong && declaredLength! > DISCARDED_AT_MOST) return Promise.reject(tooLarge(limit));
+  if (declaredLength !== undefined && declaredLength > limit) {
+    return discardBody(res, declaredLength).then(() => Promise.reject(tooLarge(limit)));
+  }
   return new Promise((resolve, reject) => {
     let buffer: Buffer | undefined;
     let length = 0;
+    let tooLong = false;
     let settled = false;
     res.onData((chunk, isLast) => {
       if (settled) return;
-      if (isLast && length === 0 && !tooLong && chunk.byteLength <= limit) {
+      if (isLast && length === 0 && chunk.byteLength <= limit) {
         settle(Buffer.from(chunk), resolve, reject);
         return;
       }
@@ -73,6 +76,22 @@ export function readBody(res: HttpResponse, declaredLength: number | undefined, 
       buffer.set(bytes, length);
       length += bytes.length;
       if (isLast) settle(buffer.subarray(0, length), resolve, reject);
+    });
+  });
+}
+
+/**
+ * Receives a body refused unread and drops it; resolves once it has all come, or, for one beyond
+ * DISCARDED_AT_MOST, at once or as soon as that much has come (the answer then resets the
+ * connection). Never settles if the request is aborted.
+ */
+export function discardBody(res: HttpResponse, declaredLength: number | undefined): Promise<void> {
+  if (declaredLength !== undefined && declaredLength > DISCARDED_AT_MOST) return Promise.resolve();
+  return new Promise((resolve) => {
+    let received = 0;
+    res.onData((chunk, isLast) => {
+      received += chunk.byteLength;
+      if (isLast || received > DISCARDED_AT_MOST) resolve();
     });
   });
 }

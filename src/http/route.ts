@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { AppError, toAppError } from '../errors';
 import { isDebugLogged, log } from '../log';
 import type { RouteMeter } from '../metrics/meters';
-import { mediaTypeRefusal, parseJson, readBody } from './body';
+import { discardBody, mediaTypeRefusal, parseJson, readBody } from './body';
 import { closeAsked, errorReply, send, type CloseAsked, type Reply } from './reply';
 
 /** What a handler may know of a request: copied out of uWS before the first await. */
@@ -68,11 +68,14 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
     } else if (options.body) {
       const refusal = mediaTypeRefusal(req.getHeader('content-type'), req.getHeader('content-encoding'));
       const declared = req.getHeader('content-length');
+      const declaredLength = /^\d{1,15}$/.test(declared) ? Number(declared) : undefined;
+      state.readingBody = true;
       if (refusal !== undefined) {
-        answer = Promise.reject(new AppError('unsupported_media_type', refusal));
+        // Answered once the body has come, as a 413 is (src/http/body.ts, DISCARDED_AT_MOST).
+        const refused = new AppError('unsupported_media_type', refusal);
+        answer = discardBody(res, declaredLength).then(() => Promise.reject(refused));
       } else {
-        state.readingBody = true;
-        answer = readBody(res, /^\d{1,15}$/.test(declared) ? Number(declared) : undefined, maxBodyBytes).then((body) => {
+        answer = readBody(res, declaredLength, maxBodyBytes).then((body) => {
           state.readingBody = false;
           request.json = parseJson(body);
           return handler(request);
@@ -124,7 +127,7 @@ function failureReply(error: unknown, request: Request, hadBody: boolean): Reply
   const appError = toAppError(error);
   if (appError.code === 'internal') noteInternal(error, request);
   if (appError.code === 'db_unavailable') noteUnavailable(error, request);
-  // A body we stopped reading cannot be skipped: the connection must close after the answer.
+  // A refused body was read to its end only up to 16 MiB (src/http/body.ts): the connection closes after the answer.
   // A stopping worker closes each connection as it answers, so clients reconnect to another worker.
   const closeConnection = appError.code === 'shutting_down'
     || (hadBody && (appError.code === 'body_too_large' || appError.code === 'unsupported_media_type'));

@@ -890,7 +890,7 @@ describe('BOOKING_TZ decides what today is', () => {
 });
 
 /** POSTs `size` bytes of JSON-looking text in 64 KiB pieces, chunked (fetch sends no Content-Length for a stream). */
-async function postStreamed(path: string, size: number): Promise<Answer> {
+async function postStreamed(path: string, size: number, headers: Record<string, string> = {}): Promise<Answer> {
   const piece = new TextEncoder().encode('x'.repeat(64 * 1024));
   let sent = 0;
   const body = new ReadableStream<Uint8Array>({
@@ -900,7 +900,7 @@ async function postStreamed(path: string, size: number): Promise<Answer> {
       sent += piece.length;
     },
   });
-  const response = await fetch(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body,
+  const response = await fetch(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body,
     duplex: 'half' } as RequestInit);
   return { status: response.status, headers: response.headers, body: await response.json() };
 }
@@ -1037,6 +1037,16 @@ describe('the HTTP contract shared by every route', () => {
           : await postStreamed(path, bytes);
         expectError(answer, 413, 'body_too_large');
         expect(answer.headers.get('connection')).toBe('close');
+      }
+    });
+
+  // The same as above for a body refused unread: its 415 closed the connection with the body unread.
+  test.each([['text/plain', {}], ['gzip', { 'content-encoding': 'gzip' }]] as const)(
+    'a body of 128 KiB sent chunked, refused as %s, is answered unsupported_media_type (415), not a reset connection', async (kind, encoding) => {
+      const headers = kind === 'text/plain' ? { 'content-type': 'text/plain' } : encoding;
+      for (const path of ['/book', '/rooms']) {
+        expectError(await postStreamed(path, 128 * 1024, headers), 415, 'unsupported_media_type');
+        expectError(await api.post(path, 'x'.repeat(8_000_000), { 'content-type': 'text/plain' }), 415, 'unsupported_media_type');
       }
     });
 
