@@ -4,17 +4,23 @@ import { AppError } from '../errors';
 
 const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 const IDENTITY = /^\s*identity\s*$/i;
+const CHUNKED = /^\s*chunked\s*$/i;
 
 /**
  * Why a body with these headers is refused unread (415), or undefined. No header means JSON. A
- * compressed body would otherwise be read as text and refused as invalid_json, which misleads.
+ * compressed body would otherwise be read as text and refused as invalid_json, which misleads;
+ * so would one with a transfer coding besides chunked, which uWS reads as chunked whatever the
+ * Transfer-Encoding names (RFC 9112, 6.1, suggests 501; a client's input is answered 4xx here).
  */
-export function mediaTypeRefusal(contentType: string, contentEncoding: string): string | undefined {
+export function mediaTypeRefusal(contentType: string, contentEncoding: string, transferEncoding: string): string | undefined {
   if (contentType !== '' && !JSON_CONTENT_TYPE.test(contentType)) {
     return `The request body must be application/json, not ${contentType.slice(0, 100)}.`;
   }
   if (contentEncoding !== '' && !IDENTITY.test(contentEncoding)) {
     return `The request body must be sent uncompressed, not with Content-Encoding ${contentEncoding.slice(0, 100)}.`;
+  }
+  if (transferEncoding !== '' && !CHUNKED.test(transferEncoding)) {
+    return `The request body must be sent with no Transfer-Encoding but chunked, not with Transfer-Encoding ${transferEncoding.slice(0, 100)}.`;
   }
   return undefined;
 }

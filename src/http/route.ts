@@ -66,7 +66,8 @@ export function route(handler: Handler, options: RouteOptions, maxBodyBytes: num
     if (draining.active) {
       answer = Promise.reject(new AppError('shutting_down'));
     } else if (options.body) {
-      const refusal = mediaTypeRefusal(req.getHeader('content-type'), req.getHeader('content-encoding'));
+      const refusal = mediaTypeRefusal(req.getHeader('content-type'), req.getHeader('content-encoding'),
+        req.getHeader('transfer-encoding'));
       const declared = req.getHeader('content-length');
       const declaredLength = /^\d{1,15}$/.test(declared) ? Number(declared) : undefined;
       state.readingBody = true;
