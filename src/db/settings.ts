@@ -29,9 +29,20 @@ export async function cancelSecret(sql: Sql, configured: string): Promise<Buffer
   }
 }
 
+/**
+ * Read first, written only when missing: a worker starting while the database refuses writes
+ * (default_transaction_read_only, as for maintenance) met the INSERT's 25006 at every retry and
+ * never listened, though the secret was there to read, and its reads could have been answered.
+ */
 async function readOrMakeSecret(sql: Sql): Promise<Buffer> {
+  const stored = await readSecret(sql);
+  if (stored !== undefined) return stored;
   const candidate = crypto.randomBytes(32).toString('base64');
   await sql`INSERT INTO roombook_settings (key, value) VALUES ('cancel_secret', ${candidate}) ON CONFLICT (key) DO NOTHING`;
+  return (await readSecret(sql))!; // ours, or the one another host wrote first
+}
+
+async function readSecret(sql: Sql): Promise<Buffer | undefined> {
   const [row] = await sql`SELECT value FROM roombook_settings WHERE key = 'cancel_secret'`;
-  return Buffer.from(row.value as string, 'base64');
+  return row === undefined ? undefined : Buffer.from(row.value as string, 'base64');
 }

@@ -101,6 +101,32 @@ test('an admin write on a read-only database is 503; writable again, it is made 
   expect((await api.post('/rooms', { name: 'refused2' })).status).toBe(201);
 });
 
+test('a server started while the database is read-only listens, answers reads, and keeps the cancel tokens issued before', async () => {
+  const booked = await book();
+  expect(booked.status).toBe(201);
+  const url = new URL(databaseUrl(ROLE));
+  url.username = ROLE;
+  url.password = PASSWORD;
+  await sql.unsafe(`ALTER DATABASE ${ROLE} SET default_transaction_read_only = on`);
+  let restarted: RunningServer | undefined;
+  try {
+    // The secret behind the cancel tokens is in the database already: reading it needs no write.
+    restarted = await startServer({ databaseUrl: url.toString(), workers: 1, env: { LISTENER_CHECK_MS: '600000' } });
+    const api = client(restarted.url);
+    expect((await api.get(`/bookings/${booked.body.id}`)).status).toBe(200);
+    await sql.unsafe(`ALTER DATABASE ${ROLE} RESET default_transaction_read_only`);
+    // Its read connections opened read-only: the first cancel may be refused so (503), which renews them.
+    await waitFor('the cancel with the token issued before the restart', async () => {
+      const cancelled = await api.del(`/bookings/${booked.body.id}`, { 'x-cancel-token': booked.body.cancel_token });
+      expect([204, 503]).toContain(cancelled.status);
+      return cancelled.status === 204;
+    }, 5000, 200);
+  } finally {
+    await sql.unsafe(`ALTER DATABASE ${ROLE} RESET default_transaction_read_only`);
+    await restarted?.stop();
+  }
+});
+
 test('bookings while the role may not log in are 503 db_unavailable with Retry-After, logged by SQLSTATE; allowed again, they are made', async () => {
   await admin.unsafe(`ALTER ROLE ${ROLE} NOLOGIN`);
   await endBookingConnection();
