@@ -55,8 +55,28 @@ const listenHost: Parse<string> = (raw) => {
   const isName = host.length <= 253 && labels.every((label) => hostLabel.test(label)) && !/^\d+$/.test(labels.at(-1)!);
   return isName ? host : undefined;
 };
-const postgresUrl: Parse<string> = (raw) =>
-  raw === '' || /^postgres(ql)?:\/\//.test(raw.trim()) ? raw.trim() : undefined;
+/**
+ * Read as postgres.js 3.4 reads it (parseUrl): WHATWG's URL on the URL with its host list cut to
+ * the first host, then the user and password percent-decoded. A URL it cannot read (a port beyond
+ * 65535, a stray % in the password) passed here and stopped the start with "Invalid URL" or "URI
+ * malformed", naming no setting.
+ */
+function readableByPostgresJs(url: string): boolean {
+  try {
+    const authority = url.slice(url.indexOf('://') + 3).split(/[?/]/)[0];
+    const hosts = decodeURIComponent(authority.slice(authority.indexOf('@') + 1));
+    const parsed = new URL(url.replace(hosts, hosts.split(',')[0]));
+    decodeURIComponent(parsed.username);
+    decodeURIComponent(parsed.password);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const postgresUrl: Parse<string> = (raw) => {
+  const url = raw.trim();
+  return url === '' || (/^postgres(ql)?:\/\//.test(url) && readableByPostgresJs(url)) ? url : undefined;
+};
 
 const MAX_WORKERS = 256;
 

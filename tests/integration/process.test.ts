@@ -142,6 +142,21 @@ describe('configuration', () => {
     expect(output).not.toContain('s3cretpw');
   });
 
+  // postgres.js reads the URL with WHATWG's URL and percent-decodes the user and password: a URL it
+  // cannot read stopped the start (after the port check) with "cannot start: Invalid URL" or
+  // "URI malformed", naming no setting.
+  test.each([
+    ['a port beyond 65535', 'postgres://rb:s3cretpw@127.0.0.1:99999/roombook'],
+    ['a password with a stray %', 'postgres://rb:s3cret%pw@127.0.0.1/roombook'],
+    ['an unclosed IPv6 bracket', 'postgres://rb:s3cretpw@[::1/roombook'],
+  ])('a DATABASE_URL postgres.js cannot read (%s) is refused at start like any bad value, without its value', async (_, url) => {
+    const { code, output } = await collect(runMain({ DATABASE_URL: url }));
+    expect(code).toBe(1);
+    expect(output).toContain('invalid configuration');
+    expect(output).toContain('DATABASE_URL is not valid: expected a postgres:// URL');
+    expect(output).not.toContain('s3cret');
+  });
+
   test('an ADMIN_TOKEN shorter than 16 characters stops the start, named without its value', async () => {
     const { code, output } = await collect(runMain({ DATABASE_URL: database.url, ADMIN_TOKEN: 'short-tok3n' }));
     expect(code).toBe(1);
