@@ -49,7 +49,13 @@ export async function startServer(options: { databaseUrl?: string; workers?: num
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let metricsPort = 0;
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${output}`)), 30_000);
+    // A server that never listens is ended, not left running into the next tests with its workers
+    // and database connections (jest then reported open handles).
+    const timer = setTimeout(() => {
+      if (options.processGroup) process.kill(-child.pid!, 'SIGKILL');
+      else child.kill('SIGKILL'); // its workers end with its IPC channel
+      reject(new Error(`server did not start in 30 s:\n${output}`));
+    }, 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /"message":"roombook listening".*?"port":(\d+)/.exec(output);
