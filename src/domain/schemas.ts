@@ -1,27 +1,33 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ROOM_NAME_LENGTH, USER_NAME_LENGTH } from './names';
 
 /**
  * Request schemas: the only declaration of each request type (types are derived with Static)
  * and the source of the OpenAPI document (responses: src/domain/responses.ts). Checkers are
  * compiled once, at import.
  */
-const Name = Type.String({ maxLength: 256, description: 'trimmed, upper-cased (rooms) or lower-cased (users) and put in NFC before its length is checked' });
+const nameRule = (kind: 'room' | 'user', { min, max }: { min: number; max: number }) =>
+  `a ${kind} name: ${min} to ${max} characters once trimmed, ${kind === 'room' ? 'upper' : 'lower'}-cased and put in NFC, `
+  + 'with no control or invisible characters (400 invalid_name otherwise)';
+const name = (description: string) => Type.String({ maxLength: 256, description });
+const RoomName = name(nameRule('room', ROOM_NAME_LENGTH));
+const UserName = name(nameRule('user', USER_NAME_LENGTH));
 const DateText = Type.String({ maxLength: 32, description: 'DD.MM.YY, DD/MM/YY or YYYY-MM-DD', examples: ['25.12.30'] });
 export const MAX_ID = 2147483647; // PostgreSQL integer: ids of rooms and users
 const Id = Type.Integer({ minimum: 1, maximum: MAX_ID });
 
 export const BookBody = Type.Object(
-  { room_name: Name, user_name: Name, date: DateText },
+  { room_name: RoomName, user_name: UserName, date: DateText },
   { additionalProperties: false, description: 'The Rust original\'s booking call' },
 );
 export type BookBody = Static<typeof BookBody>;
 
 export const BookingBody = Type.Object(
   {
-    room_name: Type.Optional(Name),
+    room_name: Type.Optional(RoomName),
     room_id: Type.Optional(Id),
-    user_name: Type.Optional(Name),
+    user_name: Type.Optional(UserName),
     user_id: Type.Optional(Id),
     date: DateText,
   },
@@ -29,7 +35,9 @@ export const BookingBody = Type.Object(
 );
 export type BookingBody = Static<typeof BookingBody>;
 
-export const NameBody = Type.Object({ name: Name }, { additionalProperties: false });
+export const NameBody = Type.Object({
+  name: name(`${nameRule('room', ROOM_NAME_LENGTH)}; ${nameRule('user', USER_NAME_LENGTH)}`),
+}, { additionalProperties: false });
 export type NameBody = Static<typeof NameBody>;
 
 /**

@@ -192,3 +192,30 @@ test('admin routes without the token they document are refused with 401', async 
     expect({ route, status: answer.status, error: answer.body.error }).toEqual({ route, status: 401, error: 'unauthorized' });
   }
 });
+
+test('the name lengths the document states are the ones the server keeps to', async () => {
+  const bodyOf = (route: string) => operationOf(route).requestBody.content['application/json'].schema.properties;
+  const lengths = (description: string, kind: 'room' | 'user'): [number, number] => {
+    const match = new RegExp(`${kind} name: (\\d+) to (\\d+) characters`).exec(description ?? '');
+    expect({ kind, description, stated: Boolean(match) }).toEqual({ kind, description, stated: true });
+    return [Number(match![1]), Number(match![2])];
+  };
+  const stated = {
+    room: lengths(bodyOf('POST /rooms').name.description, 'room'),
+    user: lengths(bodyOf('POST /users').name.description, 'user'),
+  };
+  // The booking calls name them too, with the same lengths.
+  for (const route of ['POST /book', 'POST /bookings']) {
+    expect(lengths(bodyOf(route).room_name.description, 'room')).toEqual(stated.room);
+    expect(lengths(bodyOf(route).user_name.description, 'user')).toEqual(stated.user);
+  }
+  for (const [kind, [min, max]] of Object.entries(stated)) {
+    const name = (length: number, letter: string) => ` ${letter.repeat(length)} `; // trimmed before it is counted
+    for (const [length, status] of [[min, 201], [max, 201], [min - 1, 400], [max + 1, 400]]) {
+      const answer = await call(server.url, 'POST', `/${kind}s`, { name: name(length, kind === 'room' ? 'q' : 'w') }, admin);
+      expect({ kind, length, status: answer.status, error: answer.body.error })
+        .toEqual({ kind, length, status, error: status === 400 ? 'invalid_name' : undefined });
+      if (status === 201) expect(answer.body.name.length).toBe(length);
+    }
+  }
+});
