@@ -6,7 +6,7 @@ export const catalogue = {
   // 400: the request is malformed
   invalid_json: [400, 'The request body is not valid JSON.'],
   invalid_body: [400, 'The request body does not have the expected fields.'],
-  invalid_name: [400, 'The name has the wrong length.'],
+  invalid_name: [400, 'The name has the wrong length, or a character a name may not hold.'],
   invalid_date: [400, 'The date is not a real date in the form DD.MM.YY, DD/MM/YY or YYYY-MM-DD.'],
   invalid_query: [400, 'A query parameter is not valid.'],
   invalid_id: [400, 'The id in the path is not a positive integer.'],
