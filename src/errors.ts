@@ -12,7 +12,7 @@ export const catalogue = {
   invalid_id: [400, 'The id in the path is not a positive integer.'],
   unauthorized: [401, 'This call needs Authorization: Bearer <admin token>.'],
   forbidden: [403, 'This call is not allowed with the credentials given.'],
-  unsupported_media_type: [415, 'The request body must be sent as application/json.'],
+  unsupported_media_type: [415, 'The request body must be sent as application/json, uncompressed.'],
   // 404, 405, 413: HTTP-level
   not_found: [404, 'Nothing is found at this address.'],
   method_not_allowed: [405, 'This method is not allowed on this path.'],
