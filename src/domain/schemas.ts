@@ -58,14 +58,14 @@ export const BookingListQuery = Type.Object({
   room_id: Type.Optional(Id),
   user_id: Type.Optional(Id),
   from: Type.Optional(dateText('bookings on this day or later')),
-  to: Type.Optional(dateText('bookings on this day or earlier')),
+  to: Type.Optional(dateText('bookings on this day or earlier; not before from (400 invalid_query)')),
   limit: Type.Optional(Limit),
   after: Type.Optional(after(MAX_BOOKING_ID)),
 }, { additionalProperties: false });
 
 export const AvailabilityQuery = Type.Object({
   from: Type.Optional(dateText('first day (default: today)')),
-  to: Type.Optional(dateText('last day (default: 30 days after from); at most 366 days in all')),
+  to: Type.Optional(dateText('last day (default: 30 days after from); not before from, and at most 366 days in all (400 invalid_query)')),
 }, { additionalProperties: false });
 
 export const RemoveQuery = Type.Object({

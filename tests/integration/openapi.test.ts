@@ -219,3 +219,14 @@ test('the name lengths the document states are the ones the server keeps to', as
     }
   }
 });
+
+test('a `to` before `from`, which the schemas cannot refuse, is refused as the parameter\'s description says', async () => {
+  const roomId = (await call(server.url, 'POST', '/rooms', { name: 'oa range' }, admin)).body.id;
+  for (const route of ['GET /bookings', 'GET /rooms/:id/availability']) {
+    const to = operationOf(route).parameters.find((p: { name: string }) => p.name === 'to');
+    expect({ route, description: to.description }).toEqual({ route, description: expect.stringContaining('not before from') });
+    const answer = await request({ route, id: () => roomId, query: { from: dayFromToday(3), to: dayFromToday(2) } });
+    expect({ route, status: answer.status, error: answer.body.error }).toEqual({ route, status: 400, error: 'invalid_query' });
+    expect(operationOf(route).responses['400'].content['application/json'].schema.properties.error.enum).toContain('invalid_query');
+  }
+});
