@@ -73,7 +73,12 @@ export class Access {
 
   requireCancelRight(bookingId: number, authorization: string, cancelToken: string): void {
     if (this.isAdmin(authorization)) return;
-    if (cancelToken === '') throw new AppError('forbidden', 'Cancelling needs the booking\'s X-Cancel-Token (or the admin token).');
+    if (cancelToken === '') {
+      // An Authorization that is no admin right is named: "needs the admin token" told a client that sent one nothing.
+      throw new AppError('forbidden', authorization === ''
+        ? 'Cancelling needs the booking\'s X-Cancel-Token (or the admin token).'
+        : 'The Authorization given is not the admin token, and no X-Cancel-Token was given: cancelling needs one of them.');
+    }
     const given = Buffer.from(cancelToken);
     const matches = (expected: Buffer) => given.length === expected.length && crypto.timingSafeEqual(given, expected);
     // Both compared, always: how long this takes must not tell which scheme came close.

@@ -57,4 +57,18 @@ describe('cancel tokens', () => {
     expect(() => guarded.requireCancelRight(7, 'Bearer wrong', '')).toThrow(AppError);
     expect(outcome(7, '', 'Bearer admin-secret')).toBe('forbidden'); // no admin token configured
   });
+
+  test('a refusal says which right was missing: no token at all, or an Authorization that is not the admin token', () => {
+    const guarded = new Access('admin-secret', secret);
+    const message = (authorization: string) => {
+      try {
+        guarded.requireCancelRight(7, authorization, '');
+      } catch (error) {
+        return (error as AppError).message;
+      }
+      return 'allowed';
+    };
+    expect(message('')).toBe('Cancelling needs the booking\'s X-Cancel-Token (or the admin token).');
+    expect(message('Bearer wrong')).toBe('The Authorization given is not the admin token, and no X-Cancel-Token was given: cancelling needs one of them.');
+  });
 });
